@@ -1,0 +1,77 @@
+# Tagarela's task runner. The two commands a user needs:
+#   make run    build and start the app on http://127.0.0.1:3000
+#   make test   lints, Rust tests and browser tests
+# Both first run `setup`, which installs whatever is missing and is quick when all is there.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+CARGO_LEPTOS_VERSION := 0.3.10
+# The wasm-bindgen CLI must equal the wasm-bindgen crate in Cargo.lock exactly.
+WASM_BINDGEN_VERSION := $(shell sed -n '/^name = "wasm-bindgen"$$/{n;s/^version = "\(.*\)"/\1/p;}' Cargo.lock)
+# npm's binaryen provides the wasm-opt cargo-leptos looks for on PATH (Debian's is too old).
+export PATH := $(CURDIR)/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+CARGO_TEST := $(shell command -v cargo-nextest >/dev/null && echo "nextest run --no-tests=fail" || echo test)
+
+.PHONY: help setup run test lint test-rust test-e2e release sqlx-prepare bench
+
+help:
+	@echo "make run      build and start Tagarela on http://127.0.0.1:3000"
+	@echo "make test     run every check: fmt, clippy, Rust tests, Playwright"
+	@echo "make release  build the self-contained binary target/release/tagarela"
+	@echo "make bench    benchmark side by side with the Node.js peer, rewrite BENCHMARKS.md"
+
+## setup: idempotent; installs only what is missing.
+setup:
+	@rustup target list --installed | grep -qx wasm32-unknown-unknown \
+	  || rustup target add wasm32-unknown-unknown
+	@rustup component list --installed | grep -q '^clippy' || rustup component add clippy
+	@rustup component list --installed | grep -q '^rustfmt' || rustup component add rustfmt
+	@cargo leptos --version 2>/dev/null | grep -qF ' $(CARGO_LEPTOS_VERSION)' \
+	  || cargo install cargo-leptos@$(CARGO_LEPTOS_VERSION) --locked
+	@# Not --locked: the registry here lacks some of the newest crates its lock file pins.
+	@wasm-bindgen --version 2>/dev/null | grep -qF ' $(WASM_BINDGEN_VERSION)' \
+	  || cargo install wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION)
+	@[ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund
+	@# The official Socket.IO browser client, served by the app from /vendor/ (never committed).
+	@mkdir -p public/vendor && cp -u node_modules/socket.io-client/dist/socket.io.min.js public/vendor/
+	@command -v chromium >/dev/null \
+	  || { $(SUDO) apt-get update -q && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
+
+run: setup
+	cargo leptos serve
+
+test: setup lint test-rust test-e2e
+
+lint:
+	cargo fmt --all -- --check
+	cargo clippy -p server -p app --features app/ssr --all-targets -- -D warnings
+	cargo clippy -p frontend -p app --features app/hydrate --target wasm32-unknown-unknown -- -D warnings
+
+test-rust:
+	cargo $(CARGO_TEST) -p server -p app --features app/ssr
+
+# Builds the site and the debug server, then Playwright starts that server on a fresh database.
+test-e2e:
+	cargo leptos build
+	cd end2end && npx playwright test
+
+# The site first, then the server that embeds it: one self-contained executable.
+release: setup
+	cargo leptos build --release
+	cargo build --release -p server --bin tagarela
+	@ls -l target/release/tagarela
+
+# After changing a query: regenerate the committed .sqlx/ data from a scratch database.
+sqlx-prepare:
+	rm -rf .sqlx target/sqlx-dev.db && mkdir -p .sqlx target
+	cat migrations/*.sql | sqlite3 target/sqlx-dev.db
+	touch server/src/lib.rs
+	DATABASE_URL=sqlite://$(CURDIR)/target/sqlx-dev.db SQLX_OFFLINE=false SQLX_OFFLINE_DIR=$(CURDIR)/.sqlx \
+	  cargo check -p server --all-targets
+
+# Side by side with the Node.js reference peer (../shared/bench/peer-node); about 10 minutes.
+bench: setup
+	end2end/bench/run.sh

@@ -1,0 +1,116 @@
+//! `/admin`: live figures pushed over the socket to admins, with the action log.
+
+use super::AdminShell;
+use crate::client::use_chat;
+use crate::components::text::relative_time;
+use crate::models::Dashboard;
+use leptos::prelude::*;
+
+/// The messages-per-minute chart: an SVG line over the last hour, drawn in the page.
+#[component]
+fn MinuteChart(values: Vec<u64>) -> impl IntoView {
+    const W: f64 = 600.0;
+    const H: f64 = 120.0;
+    let peak = values.iter().copied().max().unwrap_or(0);
+    // Scale to the peak; an empty hour draws a flat line at zero.
+    let max = peak.max(1) as f64;
+    let step = W / (values.len().max(2) - 1) as f64;
+    let points: String = values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            format!(
+                "{:.1},{:.1}",
+                i as f64 * step,
+                H - (*v as f64 / max) * (H - 10.0)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" ");
+    let total: u64 = values.iter().sum();
+    let label = format!(
+        "Messages per minute over the last hour: {total} in all, at most {peak} in a minute."
+    );
+    view! {
+        <figure class="chart">
+            <svg viewBox=format!("0 0 {W} {H}") role="img" aria-label=label preserveAspectRatio="none">
+                <line x1="0" y1=H x2=W y2=H class="axis" />
+                <polyline points=points class="series" />
+            </svg>
+            <figcaption>
+                <span>"60 min ago"</span>
+                <span>{format!("peak {peak}/min · {total} in the last hour")}</span>
+                <span>"now"</span>
+            </figcaption>
+        </figure>
+    }
+}
+
+fn dashboard_view(d: Dashboard, now: f64) -> impl IntoView {
+    view! {
+        <section class="cards">
+            <div class="card stat">
+                <span class="stat-label">"Connected sockets"</span>
+                <span class="stat-value" data-testid="sockets">{d.sockets}</span>
+            </div>
+            <div class="card stat">
+                <span class="stat-label">"Users online"</span>
+                <span class="stat-value" data-testid="users-online">{d.users_online}</span>
+            </div>
+        </section>
+        <section class="card">
+            <h2>"Messages per minute"</h2>
+            <MinuteChart values=d.messages_per_minute />
+        </section>
+        <section class="card">
+            <h2>"Rooms by activity (last hour)"</h2>
+            <table>
+                <thead><tr><th scope="col">"Room"</th><th scope="col">"Messages"</th></tr></thead>
+                <tbody>
+                    {d.rooms.into_iter().map(|r| view! { <tr><td>{r.name}</td><td>{r.messages}</td></tr> }).collect_view()}
+                </tbody>
+            </table>
+        </section>
+        <section class="card">
+            <h2>"Admin actions"</h2>
+            <ol class="actions-log">
+                {d.actions.into_iter().map(|a| {
+                    let who = a.admin.map(|u| u.username).unwrap_or_else(|| "(deleted)".into());
+                    let when = relative_time(&a.created_at, now);
+                    view! {
+                        <li>
+                            <time datetime=a.created_at.clone()>{when}</time>" "
+                            <strong>{who}</strong>" "{a.action.replace('_', " ")}" "
+                            <em>{a.target}</em>
+                            {(!a.detail.is_empty()).then(|| format!(" ({})", a.detail))}
+                        </li>
+                    }
+                }).collect_view()}
+            </ol>
+        </section>
+    }
+}
+
+/// The dashboard.
+#[component]
+pub fn AdminDashboard() -> impl IntoView {
+    let chat = use_chat();
+    Effect::new(move |_| chat.start());
+    let first = Resource::new(|| (), |_| crate::admin::dashboard());
+    view! {
+        <AdminShell title="Dashboard">
+            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+                {move || {
+                    let first = first.get();
+                    let live = chat.dashboard.get();
+                    let now = chat.now.get();
+                    match (live, first) {
+                        (Some(d), _) | (None, Some(Ok(d))) => dashboard_view(d, now).into_any(),
+                        (None, Some(Err(e))) => view! { <p class="form-error" role="alert">{e}</p> }.into_any(),
+                        (None, None) => ().into_any(),
+                    }
+                }}
+            </Suspense>
+        </AdminShell>
+    }
+}

@@ -1,0 +1,73 @@
+//! `/admin/users`: search, promote/demote, ban/unban (the last admin is protected by the server).
+
+use super::AdminShell;
+use crate::models::{Role, User};
+use leptos::prelude::*;
+use leptos_router::hooks::use_query_map;
+
+fn user_row(user: User) -> impl IntoView {
+    let id = user.id.0.to_string();
+    let (role_intent, role_label) = match user.role {
+        Role::Admin => ("demote", "Demote"),
+        Role::User => ("promote", "Promote"),
+    };
+    let (ban_intent, ban_label) = if user.banned {
+        ("unban", "Unban")
+    } else {
+        ("ban", "Ban")
+    };
+    view! {
+        <tr data-user=user.username.clone()>
+            <td>{user.username.clone()}</td>
+            <td>{user.role.as_str()}</td>
+            <td>{if user.banned { "banned" } else { "" }}</td>
+            <td class="row-actions">
+                <form method="post" action="/admin/users" class="inline">
+                    <input type="hidden" name="intent" value=role_intent />
+                    <input type="hidden" name="id" value=id.clone() />
+                    <button type="submit" class="secondary">{format!("{role_label} {}", user.username)}</button>
+                </form>
+                <form method="post" action="/admin/users" class="inline">
+                    <input type="hidden" name="intent" value=ban_intent />
+                    <input type="hidden" name="id" value=id />
+                    <button type="submit" class="danger">{format!("{ban_label} {}", user.username)}</button>
+                </form>
+            </td>
+        </tr>
+    }
+}
+
+/// Users.
+#[component]
+pub fn AdminUsers() -> impl IntoView {
+    let query = use_query_map();
+    let search = move || query.read().get("q").filter(|q| !q.is_empty());
+    let users = Resource::new(search, crate::admin::users);
+    view! {
+        <AdminShell title="Users">
+            <form method="get" action="/admin/users" class="search" role="search">
+                <label for="q">"Search users"</label>
+                <input id="q" name="q" type="search" value=search />
+                <button type="submit">"Search"</button>
+            </form>
+            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+                {move || users.get().map(|result| match result {
+                    Ok(users) => view! {
+                        <table class="admin-table">
+                            <thead>
+                                <tr>
+                                    <th scope="col">"Username"</th>
+                                    <th scope="col">"Role"</th>
+                                    <th scope="col">"Status"</th>
+                                    <th scope="col">"Actions"</th>
+                                </tr>
+                            </thead>
+                            <tbody>{users.into_iter().map(user_row).collect_view()}</tbody>
+                        </table>
+                    }.into_any(),
+                    Err(e) => view! { <p class="form-error" role="alert">{e}</p> }.into_any(),
+                })}
+            </Suspense>
+        </AdminShell>
+    }
+}

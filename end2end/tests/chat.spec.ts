@@ -1,0 +1,129 @@
+import { test, expect, Page } from '@playwright/test';
+import { createRoom, messages, newUser, openRoom, say, unique } from './helpers';
+
+test('two users in one room see each other live, in order, once', async ({ browser }) => {
+  const room = await createRoom(unique('live'));
+  const ana = await newUser(browser, 'ana');
+  const bob = await newUser(browser, 'bob');
+  await openRoom(ana.page, room);
+  await openRoom(bob.page, room);
+
+  await say(ana.page, 'Olá, Bob!');
+  await expect(messages(bob.page)).toHaveText(['Olá, Bob!']);
+  await say(bob.page, 'Hi Ana');
+  await say(bob.page, 'How are you?');
+
+  for (const page of [ana.page, bob.page]) {
+    await expect(messages(page)).toHaveText(['Olá, Bob!', 'Hi Ana', 'How are you?']);
+  }
+});
+
+test('typing and presence appear for the other user', async ({ browser }) => {
+  const room = await createRoom(unique('presence'));
+  const ana = await newUser(browser, 'ana');
+  const bob = await newUser(browser, 'bob');
+  await openRoom(ana.page, room);
+
+  await openRoom(bob.page, room);
+  await ana.page.locator('.online summary').click();
+  await expect(ana.page.getByRole('list', { name: 'Online' })).toContainText(bob.name);
+  await bob.page.getByRole('textbox', { name: 'Message', exact: true }).pressSequentially('hel');
+
+  await expect(ana.page.getByText(`${bob.name} is typing…`)).toBeVisible();
+  await bob.context.close();
+  await expect(ana.page.getByRole('list', { name: 'Online' })).not.toContainText(bob.name);
+});
+
+test('text is shown as text and links open safely', async ({ browser }) => {
+  const room = await createRoom(unique('safe'));
+  const ana = await newUser(browser, 'ana');
+  await openRoom(ana.page, room);
+
+  await say(ana.page, '<img src=x onerror=alert(1)> see https://example.org/page');
+
+  await expect(messages(ana.page).first()).toContainText('<img src=x onerror=alert(1)>');
+  const link = ana.page.getByRole('link', { name: 'https://example.org/page' });
+  await expect(link).toHaveAttribute('rel', 'noopener noreferrer');
+  await expect(ana.page.locator('.messages img')).toHaveCount(0);
+});
+
+/** Cuts `page`'s connection for real: blocks new Socket.IO requests and closes the open WebSocket. */
+async function cuttable(page: Page) {
+  let cut = false;
+  const open: { close: () => Promise<void> }[] = [];
+  await page.route('**/socket.io/**', (route) => (cut ? route.abort() : route.continue()));
+  await page.routeWebSocket(/\/socket\.io\//, (ws) => {
+    if (cut) {
+      ws.close();
+      return;
+    }
+    ws.connectToServer();
+    open.push(ws);
+  });
+  return {
+    async cut() {
+      cut = true;
+      await Promise.all(open.splice(0).map((ws) => ws.close()));
+    },
+    restore() {
+      cut = false;
+    },
+  };
+}
+
+test('a lost connection loses nothing and duplicates nothing', async ({ browser }) => {
+  const room = await createRoom(unique('flaky'));
+  const ana = await newUser(browser, 'ana');
+  const bob = await newUser(browser, 'bob');
+  const network = await cuttable(ana.page);
+  await openRoom(ana.page, room);
+  await openRoom(bob.page, room);
+  await say(bob.page, 'before the cut');
+  await expect(messages(ana.page)).toHaveText(['before the cut']);
+
+  await network.cut();
+  await expect(ana.page.getByTestId('connection')).toHaveText('Reconnecting…');
+  await say(ana.page, 'ana offline 1');
+  await say(ana.page, 'ana offline 2');
+  await expect(ana.page.locator('.pending')).toHaveCount(2);
+  for (const text of ['bob 1', 'bob 2', 'bob 3']) {
+    await say(bob.page, text);
+  }
+  await expect(messages(bob.page)).toHaveText(['before the cut', 'bob 1', 'bob 2', 'bob 3']);
+  const first = bob.page.locator('.messages li.message', { hasText: 'bob 1' });
+  await first.hover();
+  await first.getByRole('button', { name: 'Edit' }).click();
+  await bob.page.getByLabel('Edit message').fill('bob 1, edited');
+  await bob.page.getByRole('button', { name: 'Save' }).click();
+  await expect(messages(bob.page).nth(1)).toContainText('bob 1, edited');
+  network.restore();
+
+  await expect(ana.page.getByTestId('connection')).toHaveText('Connected', { timeout: 30_000 });
+  const expected = ['before the cut', 'bob 1, edited (edited)', 'bob 2', 'bob 3', 'ana offline 1', 'ana offline 2'];
+  await expect(messages(ana.page)).toHaveText(expected);
+  await expect(ana.page.locator('.pending')).toHaveCount(0);
+  await expect(messages(bob.page)).toHaveText(expected);
+  // A reload shows what the server stored: still each message once.
+  await ana.page.reload();
+  await expect(messages(ana.page)).toHaveText(expected);
+});
+
+test('a message typed while offline survives a page reload and is sent once', async ({ browser }) => {
+  const room = await createRoom(unique('reload'));
+  const ana = await newUser(browser, 'ana');
+  const bob = await newUser(browser, 'bob');
+  const network = await cuttable(ana.page);
+  await openRoom(ana.page, room);
+  await openRoom(bob.page, room);
+
+  await network.cut();
+  await expect(ana.page.getByTestId('connection')).toHaveText('Reconnecting…');
+  await say(ana.page, 'typed offline');
+  await expect(ana.page.locator('.pending')).toHaveCount(1);
+  network.restore();
+  await ana.page.reload();
+
+  await expect(messages(bob.page)).toHaveText(['typed offline']);
+  await expect(messages(ana.page)).toHaveText(['typed offline']);
+  await expect(ana.page.locator('.pending')).toHaveCount(0);
+});

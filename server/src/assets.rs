@@ -1,0 +1,73 @@
+//! The built site (WASM bundle, JS, CSS, public files, the Socket.IO client), embedded in release
+//! builds so the binary needs no files beside it; debug builds read `target/site` from disk.
+
+use axum::body::Body;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::Response;
+
+#[derive(rust_embed::Embed)]
+#[folder = "../target/site"]
+struct Site;
+
+/// Answers `path` from the site, honouring `If-None-Match`; `None` when there is no such file.
+pub fn serve(path: &str, request_headers: &HeaderMap) -> Option<Response> {
+    let path = path.trim_start_matches('/');
+    if path.is_empty() || path.split('/').any(|segment| segment == "..") {
+        return None;
+    }
+    let file = Site::get(path)?;
+    let etag = format!("\"{}\"", hex(&file.metadata.sha256_hash()[..16]));
+    let cache = if is_content_hashed(path) {
+        "public, max-age=31536000, immutable"
+    } else {
+        // Unhashed names (the bundle is `pkg/tagarela.wasm`) must be revalidated on every load,
+        // so a new release is picked up at once; the ETag makes that a cheap 304.
+        "no-cache"
+    };
+    let mut response = Response::builder()
+        .header(header::ETAG, &etag)
+        .header(header::CACHE_CONTROL, cache)
+        .header(header::X_CONTENT_TYPE_OPTIONS, "nosniff");
+    let not_modified = request_headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|tag| tag.trim() == etag));
+    if not_modified {
+        response = response.status(StatusCode::NOT_MODIFIED);
+        return response.body(Body::empty()).ok();
+    }
+    let mime = HeaderValue::from_str(file.metadata.mimetype())
+        .unwrap_or(HeaderValue::from_static("application/octet-stream"));
+    response
+        .header(header::CONTENT_TYPE, mime)
+        .body(Body::from(file.data.into_owned()))
+        .ok()
+}
+
+/// Whether the file name carries a content hash (`name.<hex>.ext`), so it can be cached forever.
+fn is_content_hashed(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    name.split('.')
+        .any(|part| part.len() >= 8 && part.chars().all(|c| c.is_ascii_hexdigit()))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_hashed_names_are_immutable() {
+        assert!(is_content_hashed("pkg/tagarela.3f9a1c2b7d.wasm"));
+        assert!(!is_content_hashed("pkg/tagarela.wasm"));
+        assert!(!is_content_hashed("favicon.ico"));
+    }
+
+    #[test]
+    fn parent_paths_are_refused() {
+        assert!(serve("/../Cargo.toml", &HeaderMap::new()).is_none());
+    }
+}

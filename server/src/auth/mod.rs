@@ -1,0 +1,302 @@
+//! Accounts and sessions: the rules of sign-up, sign-in, tokens and sign-out, called by the HTTP
+//! handlers (`http.rs`), the socket handshake (`realtime::connect`) and the extractors
+//! (`extract.rs`). Every token names a session row, so ending a session revokes its tokens at once.
+
+pub mod extract;
+pub mod http;
+pub mod origin;
+pub mod password;
+pub mod store;
+pub mod token;
+
+use crate::config::Config;
+use crate::db;
+use crate::error::{AppError, Result, unique_as_conflict};
+use crate::limits::RateLimiter;
+use crate::realtime::{session_key, user_key};
+use crate::state::AppState;
+use crate::users;
+use anyhow::Context;
+use app::models::{Role, Session, User, UserId};
+use app::validate::{Password, Username};
+use password::Passwords;
+use rand::RngCore;
+use socketioxide::SocketIo;
+use sqlx::SqlitePool;
+use std::net::IpAddr;
+use token::TokenKeys;
+
+/// The name of the session cookie.
+pub const SESSION_COOKIE: &str = "tagarela_session";
+/// The settings key of the generated JWT secret.
+const SECRET_SETTING: &str = "jwt_secret";
+
+/// The authenticated caller of a request or socket event, as the database says now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CurrentUser {
+    /// Id.
+    pub id: UserId,
+    /// Username.
+    pub username: String,
+    /// Role, read from the database on every request.
+    pub role: Role,
+    /// The session the token belongs to.
+    pub session_id: i64,
+}
+
+impl CurrentUser {
+    /// Whether the user may administer.
+    pub fn is_admin(&self) -> bool {
+        self.role == Role::Admin
+    }
+}
+
+/// Everything authentication keeps between requests.
+pub struct Auth {
+    /// Signs and verifies tokens.
+    pub keys: TokenKeys,
+    /// Hashes and verifies passwords.
+    pub passwords: Passwords,
+    login_by_name: RateLimiter<String>,
+    login_by_addr: RateLimiter<IpAddr>,
+    register_by_addr: RateLimiter<IpAddr>,
+}
+
+impl Auth {
+    /// Loads (or generates once) the secret, and makes sure the configured admin exists.
+    pub async fn start(db: &SqlitePool, config: &Config) -> anyhow::Result<Self> {
+        let secret = match &config.jwt_secret {
+            Some(secret) => secret.clone(),
+            None => load_or_generate_secret(db).await?,
+        };
+        let passwords = Passwords::new()?;
+        if let Some((username, password)) = &config.admin {
+            Username::parse(username).context("ADMIN_USERNAME")?;
+            Password::parse(password).context("ADMIN_PASSWORD")?;
+            let hash = passwords
+                .hash(password)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            users::store::upsert_admin(db, username, &hash)
+                .await
+                .context("creating the configured admin")?;
+        }
+        let mut by_addr = config.login_rate;
+        by_addr.count = by_addr.count.saturating_mul(10);
+        Ok(Self {
+            keys: TokenKeys::new(secret.as_bytes(), config.jwt_ttl),
+            passwords,
+            login_by_name: RateLimiter::new(config.login_rate),
+            login_by_addr: RateLimiter::new(by_addr),
+            register_by_addr: RateLimiter::new(config.register_rate),
+        })
+    }
+}
+
+/// The secret kept in the database, generated on first start so restarts keep sessions valid.
+async fn load_or_generate_secret(db: &SqlitePool) -> anyhow::Result<String> {
+    if let Some(secret) = store::find_setting(db, SECRET_SETTING).await? {
+        return Ok(secret);
+    }
+    let mut bytes = [0u8; 48];
+    rand::rng().fill_bytes(&mut bytes);
+    let secret: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    Ok(store::insert_setting_once(db, SECRET_SETTING, &secret).await?)
+}
+
+/// `exp` as API.md's `expires_at` (RFC 3339, UTC).
+fn rfc3339(secs: u64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(secs as i64)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_default()
+}
+
+/// A new token for a session, as the API answers it.
+fn session_body(state: &AppState, user: User, session_id: i64) -> Result<Session> {
+    let issued = state.auth.keys.issue(user.id.0, session_id)?;
+    Ok(Session {
+        user,
+        token: issued.token,
+        expires_at: rfc3339(issued.expires_at),
+    })
+}
+
+/// The `{username, password}` body of register and login.
+#[derive(Debug, serde::Deserialize)]
+pub struct CredentialsInput {
+    /// The username.
+    pub username: String,
+    /// The password.
+    pub password: String,
+}
+
+/// Creates an account (the first one ever is admin) and starts its session.
+pub async fn register(state: &AppState, addr: IpAddr, input: CredentialsInput) -> Result<Session> {
+    if !state.auth.register_by_addr.try_hit(&addr) {
+        return Err(AppError::RateLimited(
+            "Too many sign-ups from this address; try later.".into(),
+        ));
+    }
+    let username = Username::parse(&input.username)?;
+    let password = Password::parse(&input.password)?;
+    let hash = state.auth.passwords.hash(password.as_str()).await?;
+    let mut tx = db::begin_write(&state.db).await?;
+    let user = users::store::insert_user(&mut tx, username.as_str(), &hash)
+        .await
+        .map_err(unique_as_conflict("That username is taken."))?;
+    let session_id = store::insert_session(&mut *tx, user.id).await?;
+    tx.commit().await?;
+    tracing::info!(user_id = %user.id, "user registered");
+    session_body(state, user, session_id)
+}
+
+/// Signs in. Wrong name and wrong password give one identical answer, in about the same time.
+pub async fn login(state: &AppState, addr: IpAddr, input: CredentialsInput) -> Result<Session> {
+    // Names that cannot exist share one key, so junk cannot grow the limiter's map.
+    let name_key = match Username::parse(&input.username) {
+        Ok(name) => name.as_str().to_lowercase(),
+        Err(_) => String::new(),
+    };
+    let auth = &state.auth;
+    // Counted before the slow verification (so parallel guesses all count), refunded on success.
+    let by_name = auth.login_by_name.try_hit(&name_key);
+    let by_addr = auth.login_by_addr.try_hit(&addr);
+    if !(by_name && by_addr) {
+        if by_name {
+            auth.login_by_name.refund(&name_key);
+        }
+        if by_addr {
+            auth.login_by_addr.refund(&addr);
+        }
+        return Err(AppError::RateLimited(
+            "Too many failed sign-ins; try again later.".into(),
+        ));
+    }
+    let found = users::store::find_credentials(&state.db, &input.username).await?;
+    let (user, hash) = match found {
+        Some(c) => (Some(c.user), Some(c.password_hash)),
+        None => (None, None),
+    };
+    let verified = auth.passwords.verify(hash, &input.password).await?;
+    let user = match user {
+        Some(user) if verified && user.banned => {
+            return Err(AppError::Forbidden("This account is banned.".into()));
+        }
+        Some(user) if verified => user,
+        _ => return Err(AppError::Unauthorized("Wrong username or password.".into())),
+    };
+    auth.login_by_name.refund(&name_key);
+    auth.login_by_addr.refund(&addr);
+    let session_id = store::insert_session(&state.db, user.id).await?;
+    session_body(state, user, session_id)
+}
+
+/// A fresh token for the caller's session.
+pub async fn refresh(state: &AppState, me: &CurrentUser) -> Result<Session> {
+    let user = me_user(state, me).await?;
+    session_body(state, user, me.session_id)
+}
+
+/// The caller's `user`.
+pub async fn me_user(state: &AppState, me: &CurrentUser) -> Result<User> {
+    users::store::find_user(&state.db, me.id)
+        .await?
+        .ok_or_else(|| AppError::Unauthorized("Your session has ended.".into()))
+}
+
+/// Ends the caller's session and closes its sockets.
+pub async fn logout(state: &AppState, me: &CurrentUser) -> Result<()> {
+    store::delete_session(&state.db, me.session_id).await?;
+    close_session_sockets(&state.io, &[me.session_id]).await;
+    Ok(())
+}
+
+/// Ends every session of the caller and closes all their sockets.
+pub async fn logout_all(state: &AppState, me: &CurrentUser) -> Result<()> {
+    end_all_sessions(state, me.id).await
+}
+
+/// Ends every session of `user_id` (logout-all, ban) and closes all their sockets.
+pub async fn end_all_sessions(state: &AppState, user_id: UserId) -> Result<()> {
+    store::delete_sessions_except(&state.db, user_id, None).await?;
+    close_user_sockets(&state.io, user_id).await;
+    Ok(())
+}
+
+/// The `{current, new}` body of a password change.
+#[derive(Debug, serde::Deserialize)]
+pub struct PasswordChange {
+    /// The password now.
+    pub current: String,
+    /// The password to set.
+    pub new: String,
+}
+
+/// Changes the caller's password and ends their other sessions.
+pub async fn change_password(
+    state: &AppState,
+    me: &CurrentUser,
+    input: PasswordChange,
+) -> Result<()> {
+    let new = Password::parse(&input.new)?;
+    let hash = users::store::find_password_hash(&state.db, me.id).await?;
+    if !state.auth.passwords.verify(hash, &input.current).await? {
+        return Err(AppError::Forbidden("The current password is wrong.".into()));
+    }
+    let new_hash = state.auth.passwords.hash(new.as_str()).await?;
+    let mut tx = db::begin_write(&state.db).await?;
+    users::store::update_password_hash(&mut *tx, me.id, &new_hash).await?;
+    let ended = store::delete_sessions_except(&mut *tx, me.id, Some(me.session_id)).await?;
+    tx.commit().await?;
+    close_session_sockets(&state.io, &ended).await;
+    Ok(())
+}
+
+/// The caller behind a token: valid signature and times, a live session, not banned. Also
+/// returns the token's expiry so sockets can be closed when it passes.
+pub async fn authenticate(state: &AppState, token: &str) -> Result<(CurrentUser, u64)> {
+    let unauthorized = || AppError::Unauthorized("Sign in to continue.".into());
+    let (user_id, claims) = state.auth.keys.verify(token).ok_or_else(unauthorized)?;
+    let me = store::find_session_user(&state.db, user_id, claims.sid)
+        .await?
+        .ok_or_else(unauthorized)?;
+    Ok((me, claims.exp))
+}
+
+/// Re-reads the caller from the database: a socket event after a logout, ban or role change
+/// acts on what is true now, not on what the handshake saw.
+pub async fn refresh_current(state: &AppState, me: &CurrentUser) -> Result<CurrentUser> {
+    store::find_session_user(&state.db, me.id.0, me.session_id)
+        .await?
+        .ok_or_else(|| AppError::Unauthorized("Your session has ended.".into()))
+}
+
+async fn close_session_sockets(io: &SocketIo, session_ids: &[i64]) {
+    for &id in session_ids {
+        if let Err(e) = io.within(session_key(id)).disconnect().await {
+            tracing::warn!(error = %e, session_id = id, "closing a session's sockets");
+        }
+    }
+}
+
+async fn close_user_sockets(io: &SocketIo, user_id: UserId) {
+    if let Err(e) = io.within(user_key(user_id)).disconnect().await {
+        tracing::warn!(error = %e, %user_id, "closing a user's sockets");
+    }
+}
+
+/// The `Set-Cookie` value carrying `token` (HttpOnly, SameSite=Strict, Secure over https).
+pub fn session_cookie(config: &Config, token: &str, max_age_secs: u64) -> String {
+    let secure = config
+        .public_url
+        .as_deref()
+        .is_some_and(|u| u.starts_with("https://"));
+    format!(
+        "{SESSION_COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age={max_age_secs}{}",
+        if secure { "; Secure" } else { "" }
+    )
+}

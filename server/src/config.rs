@@ -1,0 +1,259 @@
+//! Configuration from the environment (and an optional `.env`): the variables of API.md with
+//! their defaults, parsed once at start so a typo fails loudly instead of at the first request.
+
+use anyhow::{Context, bail};
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::time::Duration;
+
+/// A rate limit: `count` events per `per`, written `<count>/<duration>` (`20/10s`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rate {
+    /// How many events are allowed in one window.
+    pub count: u32,
+    /// The window.
+    pub per: Duration,
+}
+
+impl Rate {
+    /// Parses `<count>/<number><s|m|h>`.
+    pub fn parse(raw: &str) -> anyhow::Result<Self> {
+        let (count, per) = raw
+            .split_once('/')
+            .with_context(|| format!("rate {raw:?} is not <count>/<duration>"))?;
+        let count: u32 = count
+            .trim()
+            .parse()
+            .with_context(|| format!("rate {raw:?}: bad count"))?;
+        if count == 0 {
+            bail!("rate {raw:?}: count must be at least 1");
+        }
+        Ok(Self {
+            count,
+            per: parse_duration(per)?,
+        })
+    }
+}
+
+/// Parses `<number><s|m|h|d>` (`10s`, `5m`, `24h`); a bare `1/s` reads as one unit.
+pub fn parse_duration(raw: &str) -> anyhow::Result<Duration> {
+    let raw = raw.trim();
+    let split = raw.find(|c: char| !c.is_ascii_digit()).unwrap_or(raw.len());
+    let (number, unit) = raw.split_at(split);
+    let number: u64 = if number.is_empty() {
+        1
+    } else {
+        number
+            .parse()
+            .with_context(|| format!("duration {raw:?}: bad number"))?
+    };
+    let seconds = match unit {
+        "s" => number,
+        "m" => number * 60,
+        "h" => number * 3600,
+        "d" => number * 86_400,
+        _ => bail!("duration {raw:?}: unit must be s, m, h or d"),
+    };
+    if seconds == 0 {
+        bail!("duration {raw:?} must be positive");
+    }
+    Ok(Duration::from_secs(seconds))
+}
+
+/// SQLite's `synchronous` setting: NORMAL keeps every acked message across a process crash
+/// (WAL); FULL also across a power loss, at the cost of an fsync per commit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// `synchronous=NORMAL`.
+    Normal,
+    /// `synchronous=FULL`.
+    Full,
+}
+
+/// Everything the server reads from its environment.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Listen address.
+    pub bind: IpAddr,
+    /// Listen port; 0 picks a free one (tests).
+    pub port: u16,
+    /// `sqlite://path`.
+    pub database_url: String,
+    /// `SQLITE_SYNCHRONOUS`: NORMAL (default) or FULL.
+    pub durability: Durability,
+    /// HS256 key; `None` means generate once and keep in the database.
+    pub jwt_secret: Option<String>,
+    /// Token lifetime.
+    pub jwt_ttl: Duration,
+    /// The app's public origin, e.g. `https://chat.example.org`.
+    pub public_url: Option<String>,
+    /// Extra browser origins allowed to open sockets.
+    pub allowed_origins: Vec<String>,
+    /// An admin that must exist at start.
+    pub admin: Option<(String, String)>,
+    /// `sendMessage` per user.
+    pub message_rate: Rate,
+    /// Failed logins per username (ten times that per address).
+    pub login_rate: Rate,
+    /// Registrations per address.
+    pub register_rate: Rate,
+    /// Sockets one user may hold.
+    pub max_sockets_per_user: usize,
+    /// Protects `/metrics` when set.
+    pub metrics_token: Option<String>,
+    /// Reserved for several instances.
+    pub redis_url: Option<String>,
+}
+
+impl Config {
+    /// Reads the process environment, after loading `.env` from the working directory if present.
+    pub fn from_env() -> anyhow::Result<Self> {
+        // A missing .env is normal; a malformed one is an error worth stopping for.
+        match dotenvy::dotenv() {
+            Ok(_) => {}
+            Err(e) if e.not_found() => {}
+            Err(e) => return Err(e).context("reading .env"),
+        }
+        Self::from_vars(std::env::vars())
+    }
+
+    /// Builds from name/value pairs; unset names take API.md's defaults.
+    pub fn from_vars(vars: impl IntoIterator<Item = (String, String)>) -> anyhow::Result<Self> {
+        let vars: HashMap<String, String> = vars
+            .into_iter()
+            .filter(|(_, v)| !v.trim().is_empty())
+            .collect();
+        let get = |name: &str| vars.get(name).map(|v| v.trim().to_owned());
+        let parse_or = |name: &str, default: &str| get(name).unwrap_or_else(|| default.to_owned());
+
+        let jwt_secret = vars.get("JWT_SECRET").cloned();
+        if let Some(secret) = &jwt_secret
+            && secret.len() < 32
+        {
+            bail!(
+                "JWT_SECRET is {} bytes long; it must be at least 32 bytes (or unset, to have one generated)",
+                secret.len()
+            );
+        }
+        let admin = match (get("ADMIN_USERNAME"), vars.get("ADMIN_PASSWORD").cloned()) {
+            (Some(user), Some(password)) => Some((user, password)),
+            _ => None,
+        };
+        let durability = match parse_or("SQLITE_SYNCHRONOUS", "NORMAL")
+            .to_ascii_uppercase()
+            .as_str()
+        {
+            "NORMAL" => Durability::Normal,
+            "FULL" => Durability::Full,
+            other => bail!("SQLITE_SYNCHRONOUS must be NORMAL or FULL, not {other:?}"),
+        };
+        let list = |name: &str| -> Vec<String> {
+            get(name)
+                .map(|v| {
+                    v.split(',')
+                        .map(|o| o.trim().trim_end_matches('/').to_owned())
+                        .filter(|o| !o.is_empty())
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        Ok(Self {
+            bind: parse_or("BIND", "127.0.0.1")
+                .parse()
+                .context("BIND must be an IP address")?,
+            port: parse_or("PORT", "3000")
+                .parse()
+                .context("PORT must be a port number")?,
+            database_url: parse_or("DATABASE_URL", "sqlite://tagarela.db"),
+            durability,
+            jwt_secret,
+            jwt_ttl: parse_duration(&parse_or("JWT_TTL", "24h")).context("JWT_TTL")?,
+            public_url: get("PUBLIC_URL").map(|u| u.trim_end_matches('/').to_owned()),
+            allowed_origins: list("ALLOWED_ORIGINS"),
+            admin,
+            message_rate: Rate::parse(&parse_or("MESSAGE_RATE", "20/10s"))
+                .context("MESSAGE_RATE")?,
+            login_rate: Rate::parse(&parse_or("LOGIN_RATE", "10/5m")).context("LOGIN_RATE")?,
+            register_rate: Rate::parse(&parse_or("REGISTER_RATE", "20/1h"))
+                .context("REGISTER_RATE")?,
+            max_sockets_per_user: parse_or("MAX_SOCKETS_PER_USER", "20")
+                .parse()
+                .context("MAX_SOCKETS_PER_USER must be a number")?,
+            metrics_token: get("METRICS_TOKEN"),
+            redis_url: get("REDIS_URL"),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_follow_api_md() {
+        let config = Config::from_vars(vars(&[])).unwrap();
+        assert_eq!(config.port, 3000);
+        assert_eq!(config.bind.to_string(), "127.0.0.1");
+        assert_eq!(config.database_url, "sqlite://tagarela.db");
+        assert_eq!(
+            config.message_rate,
+            Rate {
+                count: 20,
+                per: Duration::from_secs(10)
+            }
+        );
+        assert_eq!(
+            config.login_rate,
+            Rate {
+                count: 10,
+                per: Duration::from_secs(300)
+            }
+        );
+        assert_eq!(
+            config.register_rate,
+            Rate {
+                count: 20,
+                per: Duration::from_secs(3600)
+            }
+        );
+        assert_eq!(config.jwt_ttl, Duration::from_secs(86_400));
+        assert_eq!(config.max_sockets_per_user, 20);
+        assert_eq!(config.durability, Durability::Normal);
+        assert!(config.jwt_secret.is_none());
+    }
+
+    #[test]
+    fn rates_parse_every_unit() {
+        assert_eq!(Rate::parse("1000000/1s").unwrap().count, 1_000_000);
+        assert_eq!(Rate::parse("5/2m").unwrap().per, Duration::from_secs(120));
+        assert!(Rate::parse("5").is_err());
+        assert!(Rate::parse("0/1s").is_err());
+        assert!(Rate::parse("5/1w").is_err());
+    }
+
+    #[test]
+    fn short_jwt_secret_is_refused_with_a_clear_message() {
+        let err = Config::from_vars(vars(&[("JWT_SECRET", "too-short")])).unwrap_err();
+        assert!(err.to_string().contains("at least 32 bytes"), "{err}");
+    }
+
+    #[test]
+    fn allowed_origins_are_split_and_trimmed() {
+        let config = Config::from_vars(vars(&[(
+            "ALLOWED_ORIGINS",
+            "https://a.example, http://b:8080/",
+        )]))
+        .unwrap();
+        assert_eq!(
+            config.allowed_origins,
+            ["https://a.example", "http://b:8080"]
+        );
+    }
+}

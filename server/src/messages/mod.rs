@@ -1,0 +1,142 @@
+//! Messages: the rules of sending, editing, deleting and reading a room's log. The socket
+//! handlers and the HTTP routes both call these.
+
+pub mod http;
+pub mod store;
+pub mod writer;
+
+use crate::auth::CurrentUser;
+use crate::error::{AppError, Result};
+use crate::rooms;
+use crate::state::AppState;
+use app::events::{DeleteMessage, EditMessage, SendMessage};
+use app::models::{Message, MessageId, RoomId};
+use app::validate::{ClientId, MessageText};
+use writer::{Applied, Change};
+
+/// Changes returned by one catch-up call (API.md `joinRoom`).
+pub const CATCH_UP_PAGE: i64 = 500;
+/// History page size when none is asked for.
+pub const HISTORY_DEFAULT: i64 = 50;
+/// The largest history page.
+pub const HISTORY_MAX: i64 = 200;
+
+/// `sendMessage`: validated, authorized, committed, broadcast; a repeated `clientId` returns the
+/// stored message and broadcasts nothing. `in_order` (a socket's turn in its send order, or
+/// nothing) is held until the change is queued, so one client's sends keep their order.
+pub async fn send_message<T>(
+    state: &AppState,
+    me: &CurrentUser,
+    input: SendMessage,
+    in_order: T,
+) -> Result<Applied> {
+    let text = MessageText::parse(&input.text)?;
+    let client_id = input
+        .client_id
+        .as_deref()
+        .map(ClientId::parse)
+        .transpose()?;
+    // Counted before the send, so concurrent sends cannot all slip under the limit; refunded
+    // when it turns out not to count (refused, or a retry of a stored message).
+    if !state.message_rate.try_hit(&me.id) {
+        // A retry of a message already stored is answered even when limited.
+        if let Some(client_id) = &client_id
+            && let Some(message) =
+                store::find_by_client_id(&state.db, me.id, client_id.as_str()).await?
+        {
+            return Ok(Applied {
+                message,
+                is_new: false,
+            });
+        }
+        return Err(AppError::RateLimited(
+            "You are sending too fast; wait a moment.".into(),
+        ));
+    }
+    let change = Change::Send {
+        me: me.clone(),
+        room: input.room_id,
+        text,
+        client_id,
+    };
+    let queued = state.writer.enqueue(change).await;
+    drop(in_order);
+    let applied = match queued {
+        Ok(answer) => answer.await,
+        Err(e) => Err(e),
+    };
+    let applied = match applied {
+        Ok(applied) => applied,
+        Err(e) => {
+            state.message_rate.refund(&me.id);
+            return Err(e);
+        }
+    };
+    if applied.is_new {
+        state.minute_counts.record(1);
+        metrics::counter!("messages_sent_total").increment(1);
+    } else {
+        state.message_rate.refund(&me.id);
+    }
+    Ok(applied)
+}
+
+/// `editMessage`.
+pub async fn edit_message(
+    state: &AppState,
+    me: &CurrentUser,
+    input: EditMessage,
+) -> Result<Message> {
+    let text = MessageText::parse(&input.text)?;
+    let change = Change::Edit {
+        me: me.clone(),
+        message: input.message_id,
+        text,
+    };
+    Ok(state.writer.submit(change).await?.message)
+}
+
+/// `deleteMessage`: the tombstone.
+pub async fn delete_message(
+    state: &AppState,
+    me: &CurrentUser,
+    input: DeleteMessage,
+) -> Result<Message> {
+    let change = Change::Delete {
+        me: me.clone(),
+        message: input.message_id,
+    };
+    Ok(state.writer.submit(change).await?.message)
+}
+
+/// History without tombstones, oldest first, and whether older messages exist. Any signed-in
+/// user may read any room (API.md: every room is public in v1).
+pub async fn history(
+    state: &AppState,
+    room: RoomId,
+    before: Option<MessageId>,
+    limit: Option<i64>,
+) -> Result<(Vec<Message>, bool)> {
+    let limit = limit.unwrap_or(HISTORY_DEFAULT);
+    if !(1..=HISTORY_MAX).contains(&limit) {
+        return Err(AppError::InvalidInput("limit must be 1 to 200.".into()));
+    }
+    rooms::find_room(state, room).await?;
+    let mut messages = store::history(&state.db, room, before, limit + 1).await?;
+    let has_more = messages.len() as i64 > limit;
+    messages.truncate(limit as usize);
+    messages.reverse();
+    Ok((messages, has_more))
+}
+
+/// The room's changes after `since`, one page, and whether more follow.
+pub async fn changes_since(
+    state: &AppState,
+    room: RoomId,
+    since: i64,
+) -> Result<(Vec<Message>, bool)> {
+    let mut messages = store::changes_since(&state.db, room, since, CATCH_UP_PAGE + 1).await?;
+    let has_more = messages.len() as i64 > CATCH_UP_PAGE;
+    messages.truncate(CATCH_UP_PAGE as usize);
+    Ok((messages, has_more))
+}

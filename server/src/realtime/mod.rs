@@ -1,0 +1,132 @@
+//! The Socket.IO layer: the handshake (`connect`), socket addressing (`room_key`, `user_key`,
+//! `session_key`) and every client event, registered here in one table.
+
+pub mod connect;
+pub mod messages;
+pub mod presence;
+pub mod reply;
+pub mod rooms;
+
+use crate::auth::CurrentUser;
+use crate::auth::token::now_secs;
+use crate::rooms::user_ref;
+use crate::state::AppState;
+use app::events::{
+    ClientEvent, DeleteMessage, EditMessage, History, JoinRoom, LeaveRoom, MarkRead, SendMessage,
+    Typing,
+};
+use app::models::{RoomId, UserId};
+use socketioxide::SocketIo;
+use socketioxide::extract::{Extension, SocketRef};
+use socketioxide::handler::ConnectHandler;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The Socket.IO room of a chat room: every member socket.
+pub fn room_key(room: RoomId) -> String {
+    format!("room:{room}")
+}
+
+/// The Socket.IO room of a user: all their sockets (tabs, devices).
+pub fn user_key(user: UserId) -> String {
+    format!("user:{user}")
+}
+
+/// The Socket.IO room of a session: the sockets opened with its tokens.
+pub fn session_key(session_id: i64) -> String {
+    format!("session:{session_id}")
+}
+
+/// The Socket.IO room of every admin socket: the dashboard goes there.
+pub const ADMINS_ROOM: &str = "admins";
+
+/// When the socket's token expires (seconds since the epoch).
+#[derive(Debug, Clone, Copy)]
+pub struct TokenExpiry(pub u64);
+
+/// Registers the `/` namespace: handshake middleware, then the connect handler.
+pub fn register(io: &SocketIo) {
+    io.ns("/", on_connect.with(connect::authenticate));
+}
+
+/// The room a Socket.IO room name stands for, if it is a chat room's.
+fn parse_room_key(key: &str) -> Option<RoomId> {
+    key.strip_prefix("room:")?.parse().ok().map(RoomId)
+}
+
+/// The rooms a socket's user was a member of at the handshake (loaded by the middleware).
+#[derive(Debug, Clone)]
+pub struct MemberRooms(pub Arc<[RoomId]>);
+
+/// The event table: every client event of API.md. Registered by the handshake middleware,
+/// before the connect packet goes out: socketioxide spawns the connect handler only after it,
+/// so a client emitting at once could otherwise beat the registrations and be dropped.
+pub fn register_events(socket: &SocketRef) {
+    socket.on(JoinRoom::NAME, rooms::join_room);
+    socket.on(LeaveRoom::NAME, rooms::leave_room);
+    socket.on(<MarkRead as ClientEvent>::NAME, rooms::mark_read);
+    socket.on(<Typing as ClientEvent>::NAME, rooms::typing);
+    socket.on(SendMessage::NAME, messages::send_message);
+    socket.on(EditMessage::NAME, messages::edit_message);
+    socket.on(DeleteMessage::NAME, messages::delete_message);
+    socket.on(History::NAME, messages::history);
+    socket.on_fallback(reply::unknown_event);
+    socket.on_disconnect(on_disconnect);
+}
+
+/// Runs once per accepted socket (the middleware already authenticated it, joined its rooms and
+/// registered its events): presence and metrics.
+async fn on_connect(
+    socket: SocketRef,
+    state: AppState,
+    Extension(me): Extension<CurrentUser>,
+    Extension(MemberRooms(rooms)): Extension<MemberRooms>,
+) {
+    metrics::gauge!("sockets_connected").increment(1.0);
+    state
+        .presence
+        .socket_connected(&user_ref(&me), socket.id, &rooms);
+    // A socket that closed while this handler waited to run has had its disconnect handler
+    // already: undo. Presence counts sockets by id, so undoing twice is harmless.
+    if !socket.connected() {
+        state
+            .presence
+            .socket_disconnected(&user_ref(&me), socket.id, &rooms);
+    }
+}
+
+async fn on_disconnect(socket: SocketRef, state: AppState, Extension(me): Extension<CurrentUser>) {
+    metrics::gauge!("sockets_connected").decrement(1.0);
+    let rooms: Vec<RoomId> = socket
+        .rooms()
+        .iter()
+        .filter_map(|r| parse_room_key(r))
+        .collect();
+    state
+        .presence
+        .socket_disconnected(&user_ref(&me), socket.id, &rooms);
+}
+
+/// Closes sockets whose token has expired, once a second: one task for all sockets rather than a
+/// timer per socket (memory per socket matters at 10,000 sockets). The client refreshes its token
+/// and reconnects.
+pub fn spawn_expiry_sweeper(io: SocketIo) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        loop {
+            tick.tick().await;
+            let now = now_secs();
+            for socket in io.sockets() {
+                if socket
+                    .extensions
+                    .get::<TokenExpiry>()
+                    .is_some_and(|TokenExpiry(exp)| exp <= now)
+                {
+                    tracing::debug!(sid = %socket.id, "token expired: closing socket");
+                    let _ = socket.disconnect();
+                }
+            }
+        }
+    })
+}

@@ -1,0 +1,208 @@
+//! Who is online, per user (counted once however many sockets), and the `presence` deltas of each
+//! room, batched: changes are collected and flushed at most once per room per second, and a user
+//! who goes and comes back within one batch is not announced at all. In memory, behind this one
+//! type, so several instances can later share it through Redis.
+
+use app::events::{self, ServerEvent};
+use app::models::{RoomId, UserId, UserRef};
+use socketioxide::SocketIo;
+use socketioxide::socket::Sid;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use super::room_key;
+
+#[derive(Default)]
+struct Delta {
+    joined: BTreeMap<UserId, UserRef>,
+    left: BTreeMap<UserId, UserRef>,
+}
+
+impl Delta {
+    fn join(&mut self, user: &UserRef) {
+        if self.left.remove(&user.id).is_none() {
+            self.joined.insert(user.id, user.clone());
+        }
+    }
+
+    fn leave(&mut self, user: &UserRef) {
+        if self.joined.remove(&user.id).is_none() {
+            self.left.insert(user.id, user.clone());
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.joined.is_empty() && self.left.is_empty()
+    }
+}
+
+#[derive(Default)]
+struct Inner {
+    /// Online users: their name and their connected sockets (by id, so a connect and a
+    /// disconnect of one socket arriving in either order, or twice, count once).
+    online: HashMap<UserId, (String, HashSet<Sid>)>,
+    /// Changes not yet announced, per room.
+    pending: HashMap<RoomId, Delta>,
+}
+
+/// Online users and pending presence changes.
+#[derive(Default)]
+pub struct Presence {
+    inner: Mutex<Inner>,
+}
+
+impl Presence {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A socket of `user` connected, subscribed to `rooms`.
+    pub fn socket_connected(&self, user: &UserRef, sid: Sid, rooms: &[RoomId]) {
+        let mut inner = self.lock();
+        let entry = inner
+            .online
+            .entry(user.id)
+            .or_insert_with(|| (user.username.clone(), HashSet::new()));
+        if entry.1.insert(sid) && entry.1.len() == 1 {
+            for room in rooms {
+                inner.pending.entry(*room).or_default().join(user);
+            }
+        }
+    }
+
+    /// A socket of `user` disconnected; it was in `rooms`.
+    pub fn socket_disconnected(&self, user: &UserRef, sid: Sid, rooms: &[RoomId]) {
+        let mut inner = self.lock();
+        let Some(entry) = inner.online.get_mut(&user.id) else {
+            return;
+        };
+        if entry.1.remove(&sid) && entry.1.is_empty() {
+            inner.online.remove(&user.id);
+            for room in rooms {
+                inner.pending.entry(*room).or_default().leave(user);
+            }
+        }
+    }
+
+    /// `user` became a member of `room`: announced if online.
+    pub fn member_joined(&self, user: &UserRef, room: RoomId) {
+        let mut inner = self.lock();
+        if inner.online.contains_key(&user.id) {
+            inner.pending.entry(room).or_default().join(user);
+        }
+    }
+
+    /// `user` left `room`: announced if online.
+    pub fn member_left(&self, user: &UserRef, room: RoomId) {
+        let mut inner = self.lock();
+        if inner.online.contains_key(&user.id) {
+            inner.pending.entry(room).or_default().leave(user);
+        }
+    }
+
+    /// A deleted room has nothing more to announce.
+    pub fn forget_room(&self, room: RoomId) {
+        self.lock().pending.remove(&room);
+    }
+
+    /// Whether `user` has a connected socket.
+    pub fn is_online(&self, user: UserId) -> bool {
+        self.lock().online.contains_key(&user)
+    }
+
+    /// How many users are online.
+    pub fn online_count(&self) -> usize {
+        self.lock().online.len()
+    }
+
+    /// Those of `users` who are online.
+    pub fn online_among(&self, users: &[UserId]) -> Vec<UserRef> {
+        let inner = self.lock();
+        users
+            .iter()
+            .filter_map(|id| {
+                inner.online.get(id).map(|(name, _)| UserRef {
+                    id: *id,
+                    username: name.clone(),
+                })
+            })
+            .collect()
+    }
+
+    fn take_pending(&self) -> Vec<(RoomId, Delta)> {
+        let mut inner = self.lock();
+        std::mem::take(&mut inner.pending)
+            .into_iter()
+            .filter(|(_, d)| !d.is_empty())
+            .collect()
+    }
+
+    /// Announces pending changes once a second.
+    pub fn spawn_flusher(self: std::sync::Arc<Self>, io: SocketIo) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                for (room, delta) in self.take_pending() {
+                    let event = events::Presence {
+                        room_id: room,
+                        joined: delta.joined.into_values().collect(),
+                        left: delta.left.into_values().collect(),
+                    };
+                    let _ = io
+                        .to(room_key(room))
+                        .emit(events::Presence::NAME, &event)
+                        .await;
+                }
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ana() -> UserRef {
+        UserRef {
+            id: UserId(1),
+            username: "ana".into(),
+        }
+    }
+
+    #[test]
+    fn a_user_counts_once_across_sockets() {
+        let presence = Presence::default();
+        let (one, two) = (Sid::new(), Sid::new());
+        presence.socket_connected(&ana(), one, &[RoomId(1)]);
+        presence.socket_connected(&ana(), two, &[RoomId(1)]);
+        let pending = presence.take_pending();
+        assert_eq!(pending.len(), 1);
+        assert_eq!(pending[0].1.joined.len(), 1);
+
+        presence.socket_disconnected(&ana(), one, &[RoomId(1)]);
+        presence.socket_disconnected(&ana(), one, &[RoomId(1)]);
+        assert!(
+            presence.is_online(UserId(1)),
+            "the same socket twice counts once"
+        );
+        assert!(presence.take_pending().is_empty());
+        presence.socket_disconnected(&ana(), two, &[RoomId(1)]);
+        assert!(!presence.is_online(UserId(1)));
+        assert_eq!(presence.take_pending()[0].1.left.len(), 1);
+    }
+
+    #[test]
+    fn going_and_coming_back_within_a_batch_is_not_announced() {
+        let presence = Presence::default();
+        let (before, after) = (Sid::new(), Sid::new());
+        presence.socket_connected(&ana(), before, &[RoomId(1)]);
+        presence.take_pending();
+        presence.socket_disconnected(&ana(), before, &[RoomId(1)]);
+        presence.socket_connected(&ana(), after, &[RoomId(1)]);
+        assert!(presence.is_online(UserId(1)));
+        assert!(presence.take_pending().is_empty());
+    }
+}

@@ -1,0 +1,206 @@
+//! `Reply`: how every client event ends. `Ok(t)` acks `{ok: true, ..t}`; `Err(e)` acks
+//! `{ok: false, error}`, or, when the client passed no callback, emits `error` to the socket, so
+//! nothing is ever silently dropped (API.md Replies).
+
+use crate::auth::{self, CurrentUser};
+use crate::error::{AppError, Result};
+use crate::extract::from_json_object;
+use crate::state::AppState;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use socketioxide::extract::{AckSender, SocketRef};
+use socketioxide::handler::{FromMessageParts, Value as RawValue};
+use socketioxide::socket::Socket;
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Events other than `sendMessage` one socket may send per second (API.md Limits).
+pub const EVENTS_PER_SECOND: u32 = 50;
+
+/// A socket's budget of events for the current second; kept in its extensions.
+#[derive(Debug)]
+pub struct EventBudget(Mutex<(Instant, u32)>);
+
+impl Default for EventBudget {
+    fn default() -> Self {
+        Self(Mutex::new((Instant::now(), 0)))
+    }
+}
+
+impl EventBudget {
+    fn try_take(&self) -> bool {
+        let mut window = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if window.0.elapsed() >= Duration::from_secs(1) {
+            *window = (Instant::now(), 0);
+        }
+        window.1 += 1;
+        window.1 <= EVENTS_PER_SECOND
+    }
+}
+
+/// Which limit an event counts against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Limit {
+    /// The socket's events-per-second budget.
+    Events,
+    /// `MESSAGE_RATE`, checked by the send itself.
+    Messages,
+}
+
+/// The reply channel of one client event.
+pub struct Reply {
+    socket: SocketRef,
+    ack: Option<AckSender>,
+}
+
+impl FromMessageParts<socketioxide::adapter::LocalAdapter> for Reply {
+    type Error = Infallible;
+
+    fn from_message_parts(
+        s: &Arc<Socket>,
+        v: &mut RawValue,
+        ack_id: &Option<i64>,
+    ) -> std::result::Result<Self, Infallible> {
+        let socket = SocketRef::from_message_parts(s, v, ack_id)?;
+        let ack = match ack_id {
+            Some(_) => Some(AckSender::from_message_parts(s, v, ack_id)?),
+            None => None,
+        };
+        Ok(Self { socket, ack })
+    }
+}
+
+#[derive(Serialize)]
+struct Acked<'a, T> {
+    ok: bool,
+    #[serde(flatten)]
+    body: &'a T,
+}
+
+impl Reply {
+    /// Runs one event: budget, parse (the payload must be a JSON object), re-read the caller
+    /// from the database (a ban or logout acts at once), then `handle`; and replies.
+    pub async fn run<I, O>(
+        self,
+        state: &AppState,
+        me: &CurrentUser,
+        limit: Limit,
+        payload: std::result::Result<Value, impl std::fmt::Display>,
+        handle: impl AsyncFnOnce(CurrentUser, I) -> Result<O>,
+    ) where
+        I: DeserializeOwned,
+        O: Serialize,
+    {
+        let result = async {
+            if limit == Limit::Events {
+                let budget = self.socket.extensions.get::<Arc<EventBudget>>();
+                if !budget.is_some_and(|b| b.try_take()) {
+                    return Err(AppError::RateLimited("Too many events; slow down.".into()));
+                }
+            }
+            let input: I = from_json_object(payload.map_err(AppError::malformed)?)?;
+            let me = auth::refresh_current(state, me).await?;
+            handle(me, input).await
+        }
+        .await;
+        self.finish(result);
+    }
+
+    /// Sends the ack, or the `error` event.
+    pub fn finish<T: Serialize>(self, result: Result<T>) {
+        let sent = match (result, self.ack) {
+            (Ok(body), Some(ack)) => ack
+                .send(&Acked {
+                    ok: true,
+                    body: &body,
+                })
+                .err()
+                .map(|e| e.to_string()),
+            (Ok(_), None) => None,
+            (Err(e), Some(ack)) => {
+                let body = serde_json::json!({"ok": false, "error": e.to_body()});
+                ack.send(&body).err().map(|e| e.to_string())
+            }
+            (Err(e), None) => self
+                .socket
+                .emit("error", &e.to_body())
+                .err()
+                .map(|e| e.to_string()),
+        };
+        if let Some(e) = sent {
+            tracing::debug!(error = %e, sid = %self.socket.id, "reply not delivered");
+        }
+    }
+}
+
+/// Any event the server does not know: answered `not_found`, never dropped in silence.
+pub async fn unknown_event(reply: Reply) {
+    reply.finish::<()>(Err(AppError::NotFound("No such event.".into())));
+}
+
+/// Keeps one socket's `sendMessage`s in the order they arrived. socketioxide runs each event in
+/// its own task, so two sends emitted back to back could reach the writer swapped; each send
+/// takes a ticket while its extractors run (in arrival order, before the task is spawned) and
+/// enters the writer's queue only on its turn.
+#[derive(Debug, Default)]
+pub struct SendOrder {
+    issued: std::sync::atomic::AtomicU64,
+    next: std::sync::atomic::AtomicU64,
+    turn: tokio::sync::Notify,
+}
+
+/// A place in a socket's send order.
+pub struct Ticket {
+    order: Arc<SendOrder>,
+    number: u64,
+}
+
+impl FromMessageParts<socketioxide::adapter::LocalAdapter> for Ticket {
+    type Error = Infallible;
+
+    fn from_message_parts(
+        s: &Arc<Socket>,
+        v: &mut RawValue,
+        ack_id: &Option<i64>,
+    ) -> std::result::Result<Self, Infallible> {
+        let socket = SocketRef::from_message_parts(s, v, ack_id)?;
+        let order = socket
+            .extensions
+            .get::<Arc<SendOrder>>()
+            .unwrap_or_default();
+        let number = order
+            .issued
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Ok(Self { order, number })
+    }
+}
+
+impl Ticket {
+    /// Waits for this ticket's turn; the turn passes on when the returned guard is dropped.
+    pub async fn turn(self) -> Turn {
+        use std::sync::atomic::Ordering;
+        let order = self.order.clone();
+        loop {
+            let notified = order.turn.notified();
+            if order.next.load(Ordering::SeqCst) >= self.number {
+                return Turn(self);
+            }
+            notified.await;
+        }
+    }
+}
+
+/// Holding the turn; dropping it lets the next send in.
+pub struct Turn(Ticket);
+
+impl Drop for Turn {
+    fn drop(&mut self) {
+        let order = &self.0.order;
+        order
+            .next
+            .fetch_max(self.0.number + 1, std::sync::atomic::Ordering::SeqCst);
+        order.turn.notify_waiters();
+    }
+}

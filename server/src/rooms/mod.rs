@@ -1,0 +1,278 @@
+//! Rooms and memberships: the rules of listing, creating, changing, deleting, joining, leaving and
+//! reading rooms. Changes that concern connected users are broadcast from here.
+
+pub mod http;
+pub mod store;
+
+use crate::admin::{self, Action};
+use crate::auth::CurrentUser;
+use crate::db;
+use crate::error::{AppError, Result, unique_as_conflict};
+use crate::messages;
+use crate::realtime::{room_key, user_key};
+use crate::state::AppState;
+use app::events::{self, JoinRoom, JoinRoomAck, MarkRead, ServerEvent};
+use app::models::{Room, RoomId, UserRef};
+use app::validate::RoomName;
+use serde::Deserialize;
+
+/// The longest topic, in characters.
+pub const TOPIC_MAX_CHARS: usize = 500;
+
+/// A room by id, or `not_found`.
+pub async fn find_room(state: &AppState, room: RoomId) -> Result<Room> {
+    store::find_room(&state.db, room)
+        .await?
+        .ok_or_else(|| AppError::NotFound("No such room.".into()))
+}
+
+/// Every room, with the caller's membership and unread counts.
+pub async fn list_rooms(state: &AppState, me: &CurrentUser) -> Result<Vec<Room>> {
+    Ok(store::list_rooms_for(&state.db, me.id).await?)
+}
+
+fn parse_topic(topic: &str) -> Result<String> {
+    let topic = topic.trim();
+    if topic.chars().count() > TOPIC_MAX_CHARS || topic.chars().any(|c| c.is_control() && c != '\n')
+    {
+        return Err(AppError::InvalidInput(
+            "Topic must be at most 500 characters.".into(),
+        ));
+    }
+    Ok(topic.to_owned())
+}
+
+/// The body of `POST /api/admin/rooms`.
+#[derive(Debug, Deserialize)]
+pub struct NewRoom {
+    /// 1–64 characters.
+    pub name: String,
+    /// Optional.
+    #[serde(default)]
+    pub topic: Option<String>,
+}
+
+/// Creates a room, logs it, and tells every connected socket (`roomCreated`).
+pub async fn create_room(state: &AppState, admin: &CurrentUser, input: NewRoom) -> Result<Room> {
+    let name = RoomName::parse(&input.name)?;
+    let topic = parse_topic(input.topic.as_deref().unwrap_or(""))?;
+    let mut tx = db::begin_write(&state.db).await?;
+    let room = store::insert_room(&mut *tx, name.as_str(), &topic)
+        .await
+        .map_err(unique_as_conflict("A room with that name exists."))?;
+    admin::record(
+        &mut *tx,
+        admin,
+        Action::RoomCreated,
+        &room.name,
+        &room.topic,
+    )
+    .await?;
+    tx.commit().await?;
+    let _ = state.io.emit(events::RoomCreated::NAME, &room).await;
+    Ok(room)
+}
+
+/// The body of `PATCH /api/admin/rooms/{id}`.
+#[derive(Debug, Deserialize)]
+pub struct RoomChange {
+    /// A new name.
+    pub name: Option<String>,
+    /// A new topic.
+    pub topic: Option<String>,
+    /// Archive or unarchive.
+    pub archived: Option<bool>,
+}
+
+/// Renames, re-topics, archives or unarchives a room, logs each change, and tells every socket
+/// (`roomUpdated`). Archiving takes effect at once: the writer reads the flag in the same
+/// transaction as each send.
+pub async fn update_room(
+    state: &AppState,
+    admin: &CurrentUser,
+    room: RoomId,
+    input: RoomChange,
+) -> Result<Room> {
+    let not_found = || AppError::NotFound("No such room.".into());
+    let name = input.name.as_deref().map(RoomName::parse).transpose()?;
+    let topic = input.topic.as_deref().map(parse_topic).transpose()?;
+    let mut tx = db::begin_write(&state.db).await?;
+    let before = store::find_room(&mut *tx, room)
+        .await?
+        .ok_or_else(not_found)?;
+    let after = store::update_room(
+        &mut *tx,
+        room,
+        name.as_ref().map(RoomName::as_str),
+        topic.as_deref(),
+        input.archived,
+    )
+    .await
+    .map_err(unique_as_conflict("A room with that name exists."))?
+    .ok_or_else(not_found)?;
+    // One entry per real change, each named after the room as it was.
+    if after.name != before.name {
+        let detail = admin::change(&before.name, &after.name);
+        admin::record(&mut *tx, admin, Action::RoomRenamed, &before.name, &detail).await?;
+    }
+    if after.topic != before.topic {
+        admin::record(
+            &mut *tx,
+            admin,
+            Action::RoomTopicChanged,
+            &before.name,
+            &after.topic,
+        )
+        .await?;
+    }
+    if after.archived != before.archived {
+        let action = if after.archived {
+            Action::RoomArchived
+        } else {
+            Action::RoomUnarchived
+        };
+        admin::record(&mut *tx, admin, action, &before.name, "").await?;
+    }
+    tx.commit().await?;
+    let _ = state.io.emit(events::RoomUpdated::NAME, &after).await;
+    Ok(after)
+}
+
+/// Deletes a room with its messages and logs it; its sockets leave it and every socket hears
+/// `roomDeleted`.
+pub async fn delete_room(state: &AppState, admin: &CurrentUser, room: RoomId) -> Result<()> {
+    let mut tx = db::begin_write(&state.db).await?;
+    let found = store::find_room(&mut *tx, room)
+        .await?
+        .ok_or_else(|| AppError::NotFound("No such room.".into()))?;
+    store::delete_room(&mut *tx, room).await?;
+    admin::record(&mut *tx, admin, Action::RoomDeleted, &found.name, "").await?;
+    tx.commit().await?;
+    let _ = state.io.within(room_key(room)).leave(room_key(room)).await;
+    state.presence.forget_room(room);
+    let _ = state
+        .io
+        .emit(
+            events::RoomDeleted::NAME,
+            &events::RoomDeleted { room_id: room },
+        )
+        .await;
+    Ok(())
+}
+
+/// `joinRoom`: makes the caller a member (all their sockets are subscribed) and returns the
+/// changes after `since`, or the newest messages. The sockets join before the log is read, so a
+/// change committed meanwhile arrives live, in the page, or both (the client skips seen `seq`s):
+/// never neither.
+pub async fn join_room(state: &AppState, me: &CurrentUser, input: JoinRoom) -> Result<JoinRoomAck> {
+    find_room(state, input.room_id).await?;
+    let room_id = input.room_id;
+    // Joining again is how a client catches up: only a new membership is a write.
+    let marker = store::find_read_marker(&state.db, me.id, room_id).await?;
+    if marker.is_none() {
+        store::insert_membership(&state.db, me.id, room_id).await?;
+        state.presence.member_joined(&user_ref(me), room_id);
+    }
+    let _ = state.io.to(user_key(me.id)).join(room_key(room_id)).await;
+    // Read after the sockets joined: anything newer arrives live.
+    let room = find_room(state, room_id).await?;
+    let last_read_seq = marker.unwrap_or(0);
+    let (messages, has_more) = match input.since {
+        Some(since) => messages::changes_since(state, room.id, since.max(0)).await?,
+        None => messages::history(state, room.id, None, None).await?,
+    };
+    let members = store::member_ids(&state.db, room.id).await?;
+    let online = state.presence.online_among(&members);
+    let _ = state
+        .io
+        .to(user_key(me.id))
+        .emit(
+            events::JoinedRoom::NAME,
+            &events::JoinedRoom { room_id: room.id },
+        )
+        .await;
+    Ok(JoinRoomAck {
+        room,
+        messages,
+        has_more,
+        online,
+        last_read_seq,
+    })
+}
+
+/// `leaveRoom`: ends the membership; all the caller's sockets leave the room.
+pub async fn leave_room(state: &AppState, me: &CurrentUser, room: RoomId) -> Result<()> {
+    find_room(state, room).await?;
+    let was_member = store::delete_membership(&state.db, me.id, room).await?;
+    let _ = state.io.to(user_key(me.id)).leave(room_key(room)).await;
+    if was_member {
+        state.presence.member_left(&user_ref(me), room);
+    }
+    Ok(())
+}
+
+/// `markRead`: moves the read marker forward; the caller's other sockets get `readMarker`.
+pub async fn mark_read(
+    state: &AppState,
+    me: &CurrentUser,
+    socket: Option<socketioxide::socket::Sid>,
+    input: MarkRead,
+) -> Result<()> {
+    let Some(seq) = store::advance_read_marker(&state.db, me.id, input.room_id, input.seq).await?
+    else {
+        // Not moved: already there, or not a member of it (or no such room): `not_found`.
+        return match store::find_read_marker(&state.db, me.id, input.room_id).await? {
+            Some(_) => Ok(()),
+            None => Err(AppError::NotFound(
+                "You are not a member of that room.".into(),
+            )),
+        };
+    };
+    let marker = MarkRead {
+        room_id: input.room_id,
+        seq,
+    };
+    let mut to = state.io.to(user_key(me.id));
+    if let Some(sid) = socket {
+        to = to.except(sid);
+    }
+    let _ = to.emit(<MarkRead as ServerEvent>::NAME, &marker).await;
+    Ok(())
+}
+
+/// Fails with `forbidden` unless the caller is a member of the (existing) room.
+pub async fn ensure_member(state: &AppState, me: &CurrentUser, room: RoomId) -> Result<()> {
+    // One query on the common path (a member typing); the room is looked up only to tell
+    // `not_found` from `forbidden`.
+    if store::find_read_marker(&state.db, me.id, room)
+        .await?
+        .is_some()
+    {
+        return Ok(());
+    }
+    find_room(state, room).await?;
+    Err(AppError::Forbidden("Join the room first.".into()))
+}
+
+/// The short form of the caller.
+pub fn user_ref(me: &CurrentUser) -> UserRef {
+    UserRef {
+        id: me.id,
+        username: me.username.clone(),
+    }
+}
+
+/// Every room with its figures, for the admin pages.
+pub async fn admin_overview(state: &AppState) -> Result<Vec<app::models::AdminRoom>> {
+    let mut rooms = store::room_figures(&state.db).await?;
+    let memberships = store::all_memberships(&state.db).await?;
+    for room in &mut rooms {
+        let members: Vec<_> = memberships
+            .iter()
+            .filter(|(r, _)| *r == room.id)
+            .map(|(_, u)| *u)
+            .collect();
+        room.online = state.presence.online_among(&members).len() as i64;
+    }
+    Ok(rooms)
+}

@@ -1,0 +1,240 @@
+//! Builds the application: database, Socket.IO layer, HTTP router (API, pages, assets, metrics)
+//! and the bound listener, so tests can start it on port 0 and read the address.
+
+use crate::config::Config;
+use crate::error::AppError;
+use crate::limits::RateLimiter;
+use crate::messages::writer::Writer;
+use crate::state::{AppState, Services};
+use crate::{assets, db, realtime, telemetry};
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::serve::ListenerExt;
+use leptos::config::LeptosOptions;
+use leptos_axum::{LeptosRoutes, generate_route_list};
+use socketioxide::SocketIo;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tower::ServiceBuilder;
+use tower_http::compression::CompressionLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+/// One WebSocket message from a client (API.md Limits).
+pub const WS_MAX_MESSAGE_BYTES: usize = 64 * 1024;
+/// One long-polling request body from a client (API.md Limits).
+pub const POLLING_MAX_BODY_BYTES: u64 = 1024 * 1024;
+/// Packets queued per socket before events to it are dropped (it then catches up by `seq`).
+const SOCKET_BUFFER_PACKETS: usize = 1024;
+/// Plain HTTP requests that take longer are answered 408; sockets are not affected.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A built, bound application, ready to serve.
+pub struct Application {
+    listener: TcpListener,
+    address: SocketAddr,
+    router: Router,
+    state: AppState,
+    /// Background tasks (token expiry, the writer, presence), stopped with the server.
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Application {
+    /// Opens and migrates the database, builds the router and binds `config.bind:config.port`.
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let db = db::connect(&config.database_url, config.durability).await?;
+        let listener = TcpListener::bind((config.bind, config.port)).await?;
+        let address = listener.local_addr()?;
+        let leptos = LeptosOptions::builder()
+            .output_name("tagarela")
+            .site_pkg_dir("pkg")
+            .site_addr(address)
+            .build();
+        let auth = crate::auth::Auth::start(&db, &config).await?;
+        let (writer, writer_task) = Writer::new();
+        let message_rate = RateLimiter::new(config.message_rate);
+        let services = Arc::new(Services {
+            db,
+            config,
+            leptos,
+            auth,
+            writer,
+            presence: Arc::default(),
+            minute_counts: Default::default(),
+            message_rate,
+        });
+
+        let (socket_layer, io) = SocketIo::builder()
+            .with_state(services.clone())
+            .max_payload(POLLING_MAX_BODY_BYTES)
+            .ws_max_message_size(WS_MAX_MESSAGE_BYTES)
+            .ws_max_frame_size(WS_MAX_MESSAGE_BYTES)
+            // Room for a burst (the writer commits up to 512 changes at once); a socket that
+            // still overflows misses events and its client catches up by `seq`.
+            .max_buffer_size(SOCKET_BUFFER_PACKETS)
+            // Grows for larger frames; a small start saves memory on every idle socket.
+            .ws_read_buffer_size(1024)
+            .build_layer();
+        realtime::register(&io);
+        let state = AppState { services, io };
+        let tasks = vec![
+            realtime::spawn_expiry_sweeper(state.io.clone()),
+            writer_task.spawn(state.db.clone(), state.io.clone()),
+            state.presence.clone().spawn_flusher(state.io.clone()),
+            crate::admin::dashboard::spawn_pusher(state.clone()),
+        ];
+
+        let router = router(state.clone()).layer(
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+                .layer(TraceLayer::new_for_http())
+                .layer(PropagateRequestIdLayer::x_request_id())
+                .layer(CompressionLayer::new())
+                // Socket.IO owns /socket.io/ and sits outside the timeout: a long-polling GET
+                // legitimately waits, and a WebSocket lives for hours.
+                .layer(socket_layer)
+                .layer(TimeoutLayer::with_status_code(
+                    StatusCode::REQUEST_TIMEOUT,
+                    REQUEST_TIMEOUT,
+                )),
+        );
+        Ok(Self {
+            listener,
+            address,
+            router,
+            state,
+            tasks,
+        })
+    }
+
+    /// The bound address (the real port when built with port 0).
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// The application state, for tests that need the database or the socket layer.
+    pub fn state(&self) -> AppState {
+        self.state.clone()
+    }
+
+    /// Serves until `shutdown` completes, then closes every socket and drains connections.
+    pub async fn serve_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let io = self.state.io.clone();
+        // Without TCP_NODELAY, small Socket.IO frames (acks) wait for Nagle / delayed ACK.
+        let listener = self.listener.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
+        axum::serve(
+            listener,
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            tracing::info!("shutting down: closing sockets");
+            // Open WebSockets would otherwise keep the graceful shutdown waiting forever.
+            io.close().await;
+        })
+        .await?;
+        for task in &self.tasks {
+            task.abort();
+        }
+        self.state.db.close().await;
+        Ok(())
+    }
+}
+
+/// The whole HTTP surface on one router.
+fn router(state: AppState) -> Router {
+    let metrics = Router::new()
+        .route("/metrics", get(telemetry::metrics))
+        .with_state(telemetry::MetricsState {
+            handle: telemetry::metrics_handle(),
+            token: state.config.metrics_token.clone(),
+        });
+    let pages = generate_route_list(app::App);
+    let leptos = state.leptos.clone();
+    // The admin pages read their data through this context while rendering.
+    let admin_data: app::admin::SharedAdminBackend =
+        Arc::new(crate::admin::pages::AdminData(state.clone()));
+    let context = move || leptos::prelude::provide_context(admin_data.clone());
+    Router::new()
+        .route("/healthz", get(healthz))
+        .nest(
+            "/api",
+            crate::auth::http::router()
+                .merge(crate::rooms::http::router())
+                .merge(crate::messages::http::router())
+                .merge(crate::users::http::router())
+                .merge(crate::admin::http::router())
+                .method_not_allowed_fallback(api_not_found)
+                .fallback(api_not_found),
+        )
+        .merge(crate::admin::pages::router())
+        .leptos_routes_with_context(&state, pages, context, move || app::shell(leptos.clone()))
+        .fallback(site_fallback)
+        .route_layer(axum::middleware::from_fn(telemetry::track_http))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::admin::pages::guard,
+        ))
+        .with_state(state)
+        .merge(metrics)
+}
+
+/// `GET /healthz`: ok when the database answers.
+async fn healthz(State(state): State<AppState>) -> Result<impl IntoResponse, AppError> {
+    sqlx::query_scalar!("SELECT 1 AS \"one!: i64\"")
+        .fetch_one(&state.db)
+        .await?;
+    Ok(axum::Json(serde_json::json!({"status": "ok"})))
+}
+
+/// Unknown `/api` routes (or methods) answer JSON, never a page.
+async fn api_not_found() -> AppError {
+    AppError::NotFound("No such API route.".into())
+}
+
+/// Static files of the site, else the app's own "not found" page (status 404).
+async fn site_fallback(State(state): State<AppState>, request: Request) -> Response {
+    if let Some(response) = assets::serve(request.uri().path(), request.headers()) {
+        return response;
+    }
+    let leptos = state.leptos.clone();
+    let render = leptos_axum::render_app_to_stream(move || app::shell(leptos.clone()));
+    render(request).await.into_response()
+}
+
+/// Completes on SIGINT (Ctrl-C) or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}

@@ -1,0 +1,89 @@
+//! The foundation: health, metrics, pages, assets, unknown routes.
+
+use crate::helpers::*;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+#[tokio::test]
+async fn healthz_answers_ok_when_the_database_answers() {
+    let app = spawn_app().await;
+
+    let response = app.get("/healthz", None).await;
+
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        response.json::<Value>().await.unwrap(),
+        json!({"status": "ok"})
+    );
+}
+
+#[tokio::test]
+async fn metrics_are_prometheus_text() {
+    let app = spawn_app().await;
+    app.get("/healthz", None).await;
+
+    let response = app.get("/metrics", None).await;
+
+    assert_eq!(response.status(), StatusCode::OK);
+    let text = response.text().await.unwrap();
+    assert!(text.contains("http_requests_total"), "{text}");
+}
+
+#[tokio::test]
+async fn metrics_need_the_token_when_one_is_set() {
+    let app = spawn_app_with(&[("METRICS_TOKEN", "scrape-me")]).await;
+
+    let anonymous = app.get("/metrics", None).await;
+    let wrong = app.get("/metrics", Some("nope")).await;
+    let right = app.get("/metrics", Some("scrape-me")).await;
+
+    assert_error(anonymous, StatusCode::UNAUTHORIZED, "unauthorized").await;
+    assert_error(wrong, StatusCode::UNAUTHORIZED, "unauthorized").await;
+    assert_eq!(right.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn unknown_api_routes_answer_json_404() {
+    let app = spawn_app().await;
+
+    let response = app.get("/api/no/such/route", None).await;
+
+    assert_error(response, StatusCode::NOT_FOUND, "not_found").await;
+}
+
+#[tokio::test]
+async fn the_home_page_is_server_rendered_and_loads_the_socket_client() {
+    let app = spawn_app().await;
+
+    let response = app.get("/", None).await;
+
+    assert_eq!(response.status(), StatusCode::OK);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("<!DOCTYPE html>"), "{html}");
+    assert!(html.contains("/vendor/socket.io.min.js"), "{html}");
+    assert!(html.contains("/pkg/tagarela.js"), "{html}");
+}
+
+#[tokio::test]
+async fn responses_carry_a_request_id() {
+    let app = spawn_app().await;
+
+    let response = app.get("/healthz", None).await;
+
+    assert!(response.headers().contains_key("x-request-id"));
+}
+
+#[tokio::test]
+async fn server_stops_gracefully_with_sockets_open() {
+    let app = spawn_app().await;
+    let token = app.token("ana").await;
+    let socket = app.socket(&token).await;
+
+    app.stop().await;
+
+    assert!(
+        socket.closed().await,
+        "the server closed the socket: {:?}",
+        socket.names()
+    );
+}
