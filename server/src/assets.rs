@@ -5,9 +5,22 @@ use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
 
+// `allow_missing`: the server must compile (clippy, tests) on a clean checkout before the site
+// has been built; `make release` always builds the site first, and `warn_if_unbuilt` says so
+// loudly at start if a binary was built without it.
 #[derive(rust_embed::Embed)]
 #[folder = "../target/site"]
+#[allow_missing = true]
 struct Site;
+
+/// Warns when the site (WASM bundle) is absent: a server built before `cargo leptos build`.
+pub fn warn_if_unbuilt() {
+    if Site::get("pkg/tagarela.js").is_none() {
+        tracing::warn!(
+            "the site is not built (no pkg/tagarela.js): run `make run` or `make release`"
+        );
+    }
+}
 
 /// Answers `path` from the site, honouring `If-None-Match`; `None` when there is no such file.
 pub fn serve(path: &str, request_headers: &HeaderMap) -> Option<Response> {

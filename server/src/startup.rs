@@ -49,6 +49,7 @@ impl Application {
     /// Opens and migrates the database, builds the router and binds `config.bind:config.port`.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         let db = db::connect(&config.database_url, config.durability).await?;
+        crate::assets::warn_if_unbuilt();
         let listener = TcpListener::bind((config.bind, config.port)).await?;
         let address = listener.local_addr()?;
         let leptos = LeptosOptions::builder()
