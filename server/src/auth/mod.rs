@@ -2,6 +2,7 @@
 //! handlers (`http.rs`), the socket handshake (`realtime::connect`) and the extractors
 //! (`extract.rs`). Every token names a session row, so ending a session revokes its tokens at once.
 
+pub mod cache;
 pub mod extract;
 pub mod http;
 pub mod origin;
@@ -57,6 +58,8 @@ pub struct Auth {
     pub keys: TokenKeys,
     /// Hashes and verifies passwords.
     pub passwords: Passwords,
+    /// The session check of every event and request, from memory.
+    pub sessions: cache::SessionCache,
     login_by_name: RateLimiter<String>,
     login_by_addr: RateLimiter<IpAddr>,
     register_by_addr: RateLimiter<IpAddr>,
@@ -86,6 +89,7 @@ impl Auth {
         Ok(Self {
             keys: TokenKeys::new(secret.as_bytes(), config.jwt_ttl),
             passwords,
+            sessions: cache::SessionCache::default(),
             login_by_name: RateLimiter::new(config.login_rate),
             login_by_addr: RateLimiter::new(by_addr),
             register_by_addr: RateLimiter::new(config.register_rate),
@@ -211,6 +215,7 @@ pub async fn me_user(state: &AppState, me: &CurrentUser) -> Result<User> {
 /// Ends the caller's session and closes its sockets.
 pub async fn logout(state: &AppState, me: &CurrentUser) -> Result<()> {
     store::delete_session(&state.db, me.session_id).await?;
+    state.auth.sessions.invalidate();
     close_session_sockets(&state.io, &[me.session_id]).await;
     Ok(())
 }
@@ -223,6 +228,7 @@ pub async fn logout_all(state: &AppState, me: &CurrentUser) -> Result<()> {
 /// Ends every session of `user_id` (logout-all, ban) and closes all their sockets.
 pub async fn end_all_sessions(state: &AppState, user_id: UserId) -> Result<()> {
     store::delete_sessions_except(&state.db, user_id, None).await?;
+    state.auth.sessions.invalidate();
     close_user_sockets(&state.io, user_id).await;
     Ok(())
 }
@@ -252,6 +258,7 @@ pub async fn change_password(
     users::store::update_password_hash(&mut *tx, me.id, &new_hash).await?;
     let ended = store::delete_sessions_except(&mut *tx, me.id, Some(me.session_id)).await?;
     tx.commit().await?;
+    state.auth.sessions.invalidate();
     close_session_sockets(&state.io, &ended).await;
     Ok(())
 }
@@ -261,18 +268,36 @@ pub async fn change_password(
 pub async fn authenticate(state: &AppState, token: &str) -> Result<(CurrentUser, u64)> {
     let unauthorized = || AppError::Unauthorized("Sign in to continue.".into());
     let (user_id, claims) = state.auth.keys.verify(token).ok_or_else(unauthorized)?;
-    let me = store::find_session_user(&state.db, user_id, claims.sid)
+    let me = session_user(state, user_id, claims.sid)
         .await?
         .ok_or_else(unauthorized)?;
     Ok((me, claims.exp))
 }
 
-/// Re-reads the caller from the database: a socket event after a logout, ban or role change
-/// acts on what is true now, not on what the handshake saw.
+/// Re-checks the caller: a socket event after a logout, ban or role change acts on what is true
+/// now, not on what the handshake saw.
 pub async fn refresh_current(state: &AppState, me: &CurrentUser) -> Result<CurrentUser> {
-    store::find_session_user(&state.db, me.id.0, me.session_id)
+    session_user(state, me.id.0, me.session_id)
         .await?
         .ok_or_else(|| AppError::Unauthorized("Your session has ended.".into()))
+}
+
+/// The live, unbanned caller of a session: from the cache, else from the database.
+async fn session_user(
+    state: &AppState,
+    user_id: i64,
+    session_id: i64,
+) -> Result<Option<CurrentUser>> {
+    let sessions = &state.auth.sessions;
+    if let Some(me) = sessions.get(user_id, session_id) {
+        return Ok(Some(me));
+    }
+    let generation = sessions.generation();
+    let found = store::find_session_user(&state.db, user_id, session_id).await?;
+    if let Some(me) = &found {
+        sessions.put(generation, me.clone());
+    }
+    Ok(found)
 }
 
 async fn close_session_sockets(io: &SocketIo, session_ids: &[i64]) {

@@ -74,6 +74,8 @@ pub async fn update_user(
         admin::record(&mut *tx, admin, action, &after.username, "").await?;
     }
     tx.commit().await?;
+    // Open sockets re-check their caller on each event: make them see the new role or ban.
+    state.auth.sessions.invalidate();
     // The dashboard goes to admins' sockets only: follow role changes at once.
     let sockets = state.io.to(user_key(user));
     match (before.role, after.role) {

@@ -710,3 +710,35 @@ async fn admin_room_figures_count_members_online_and_messages() {
     assert_eq!(rooms[0]["messages"], 2);
     assert!(rooms[0]["last_activity"].is_string());
 }
+
+#[tokio::test]
+async fn a_role_change_applies_to_open_sockets_at_their_next_event() {
+    let app = spawn_app().await;
+    let ana = app.token("ana").await;
+    let bob = app.token("bob").await;
+    let carol = app.token("carol").await;
+    let room = app.create_room(&ana, "general").await;
+    let (b, c) = (app.socket(&bob).await, app.socket(&carol).await);
+    for socket in [&b, &c] {
+        let joined = socket.request("joinRoom", json!({"roomId": room})).await;
+        assert_eq!(joined["ok"], true, "{joined}");
+    }
+    let mut ids = Vec::new();
+    for text in ["one", "two"] {
+        let sent = c
+            .request("sendMessage", json!({"roomId": room, "text": text}))
+            .await;
+        ids.push(sent["message"]["id"].clone());
+    }
+    let delete = |id: &Value| json!({"messageId": id});
+
+    let as_user = b.request("deleteMessage", delete(&ids[0])).await;
+    patch_user(&app, &ana, "bob", json!({"role": "admin"})).await;
+    let as_admin = b.request("deleteMessage", delete(&ids[0])).await;
+    patch_user(&app, &ana, "bob", json!({"role": "user"})).await;
+    let demoted = b.request("deleteMessage", delete(&ids[1])).await;
+
+    assert_eq!(as_user["error"]["error"], "forbidden", "{as_user}");
+    assert_eq!(as_admin["ok"], true, "{as_admin}");
+    assert_eq!(demoted["error"]["error"], "forbidden", "{demoted}");
+}
