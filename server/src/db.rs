@@ -39,3 +39,17 @@ pub async fn connect(url: &str, durability: Durability) -> anyhow::Result<Sqlite
 pub async fn begin_write(pool: &SqlitePool) -> sqlx::Result<Transaction<'static, Sqlite>> {
     pool.begin_with("BEGIN IMMEDIATE").await
 }
+
+/// The path of the database file the pool opened: the writer opens its own connection to it.
+pub async fn file_path(pool: &SqlitePool) -> anyhow::Result<String> {
+    let path: String =
+        sqlx::query_scalar("SELECT file FROM pragma_database_list WHERE name = 'main'")
+            .fetch_one(pool)
+            .await
+            .context("reading the database's file name")?;
+    anyhow::ensure!(
+        !path.is_empty(),
+        "DATABASE_URL must name a database file, not an in-memory database"
+    );
+    Ok(path)
+}

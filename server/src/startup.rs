@@ -84,9 +84,10 @@ impl Application {
             .build_layer();
         realtime::register(&io);
         let state = AppState { services, io };
+        let database_file = db::file_path(&state.db).await?;
         let tasks = vec![
             realtime::spawn_expiry_sweeper(state.io.clone()),
-            writer_task.spawn(state.db.clone(), state.io.clone()),
+            writer_task.start(&database_file, state.config.durability, state.io.clone())?,
             state.presence.clone().spawn_flusher(state.io.clone()),
             crate::admin::dashboard::spawn_pusher(state.clone()),
         ];
@@ -99,6 +100,7 @@ impl Application {
                 .layer(CompressionLayer::new())
                 // Socket.IO owns /socket.io/ and sits outside the timeout: a long-polling GET
                 // legitimately waits, and a WebSocket lives for hours.
+                .layer(axum::middleware::map_request(realtime::own_request_parts))
                 .layer(socket_layer)
                 .layer(TimeoutLayer::with_status_code(
                     StatusCode::REQUEST_TIMEOUT,

@@ -4,6 +4,7 @@
 pub mod http;
 pub mod store;
 pub mod writer;
+pub mod writes;
 
 use crate::auth::CurrentUser;
 use crate::error::{AppError, Result};

@@ -1,21 +1,21 @@
-//! The ordered write path: one task commits every change to messages and broadcasts it, in
-//! commit order. socketioxide broadcasts from concurrent tasks can interleave, so one path is what
-//! keeps each room's events in `seq` order on every socket. It also batches: the changes queued
-//! while a transaction runs are committed together in the next one (group commit), so a burst
-//! costs one fsync, not one per message. Nothing is broadcast or acked before its commit.
+//! The ordered write path: one thread commits every change to messages, one task broadcasts
+//! them in commit order. socketioxide broadcasts from concurrent tasks can interleave, so one path
+//! is what keeps each room's events in `seq` order on every socket. It also batches: the changes
+//! queued while a transaction runs are committed together in the next one (group commit), so a
+//! burst costs one commit, not one per message; and while the task broadcasts one batch, the
+//! thread already commits the next. Nothing is broadcast or acked before its commit.
 
-use super::store;
+use super::writes;
 use crate::auth::CurrentUser;
-use crate::db;
+use crate::config::Durability;
 use crate::error::{AppError, Result};
 use crate::realtime::{room_key, user_key};
-use crate::rooms::store as rooms_store;
 use anyhow::Context;
 use app::events::{self, ServerEvent};
 use app::models::{Message, MessageId, RoomId, UserId, UserRef};
 use app::validate::{ClientId, MessageText, mentioned_usernames};
+use rusqlite::{Connection, TransactionBehavior};
 use socketioxide::SocketIo;
-use sqlx::{SqliteConnection, SqlitePool};
 use tokio::sync::{mpsc, oneshot};
 
 /// Changes waiting beyond this make senders wait (backpressure) rather than grow memory.
@@ -98,73 +98,99 @@ impl Writer {
 }
 
 impl WriterTask {
-    /// Serves changes until every `Writer` is dropped.
-    pub fn spawn(mut self, db: SqlitePool, io: SocketIo) -> tokio::task::JoinHandle<()> {
-        tokio::spawn(async move {
-            let mut batch = Vec::with_capacity(MAX_BATCH);
-            while self.jobs.recv_many(&mut batch, MAX_BATCH).await > 0 {
-                commit_batch(&db, &io, std::mem::take(&mut batch)).await;
+    /// Opens the writer's own connection to `path` (the file the pool migrated), starts the
+    /// committing thread and the broadcasting task; both stop when every `Writer` is dropped.
+    pub fn start(
+        self,
+        path: &str,
+        durability: Durability,
+        io: SocketIo,
+    ) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+        let mut conn = writes::open(path, durability)
+            .with_context(|| format!("opening the writer's connection to {path}"))?;
+        let (committed_tx, mut committed) = mpsc::unbounded_channel::<Vec<Committed>>();
+        let mut jobs = self.jobs;
+        std::thread::Builder::new()
+            .name("writer".into())
+            .spawn(move || {
+                let mut batch = Vec::with_capacity(MAX_BATCH);
+                while let Some(job) = jobs.blocking_recv() {
+                    batch.push(job);
+                    while batch.len() < MAX_BATCH {
+                        match jobs.try_recv() {
+                            Ok(job) => batch.push(job),
+                            Err(_) => break,
+                        }
+                    }
+                    let done = commit_batch(&mut conn, std::mem::take(&mut batch));
+                    if committed_tx.send(done).is_err() {
+                        break;
+                    }
+                }
+            })
+            .context("starting the writer thread")?;
+        Ok(tokio::spawn(async move {
+            while let Some(batch) = committed.recv().await {
+                for (outcome, reply) in batch {
+                    let outcome = match outcome {
+                        Ok((applied, Some(outgoing))) => {
+                            broadcast(&io, &applied.message, outgoing).await;
+                            Ok(applied)
+                        }
+                        Ok((applied, None)) => Ok(applied),
+                        Err(e) => Err(e),
+                    };
+                    let _ = reply.send(outcome);
+                }
             }
-        })
+        }))
     }
 }
 
-async fn commit_batch(db: &SqlitePool, io: &SocketIo, batch: Vec<Job>) {
+/// A committed change's outcome and who waits for it.
+type Committed = (Outcome, oneshot::Sender<Result<Applied>>);
+
+/// A change's result: `Err` for a rule it broke (nothing written).
+type Outcome = Result<(Applied, Option<Outgoing>)>;
+
+fn commit_batch(conn: &mut Connection, batch: Vec<Job>) -> Vec<Committed> {
     metrics::histogram!("writer_batch_size").record(batch.len() as f64);
     let (changes, replies): (Vec<Change>, Vec<_>) = batch.into_iter().unzip();
     // The whole batch in one transaction. A change refused by a rule fails before it writes, so
     // it fails alone; only a database error can leave a change half-written (a `seq` taken, say),
     // and then the batch is rolled back and each change redone in a transaction of its own.
-    let outcomes = match run_batch(db, &changes).await {
+    let outcomes = match run_batch(conn, &changes) {
         Ok(outcomes) => outcomes,
         Err(e) => {
             tracing::warn!(error = ?e, size = changes.len(), "batch failed; committing its changes one by one");
-            let mut outcomes = Vec::with_capacity(changes.len());
-            for change in &changes {
-                let outcome = match run_batch(db, std::slice::from_ref(change)).await {
-                    Ok(mut one) => one
-                        .pop()
-                        .unwrap_or_else(|| Err(AppError::Internal(anyhow::anyhow!("no outcome")))),
-                    Err(e) => Err(AppError::Internal(
-                        anyhow::anyhow!(e).context("committing a change"),
-                    )),
-                };
-                outcomes.push(outcome);
-            }
-            outcomes
+            changes
+                .iter()
+                .map(
+                    |change| match run_batch(conn, std::slice::from_ref(change)) {
+                        Ok(mut one) => one.pop().unwrap_or_else(|| {
+                            Err(AppError::Internal(anyhow::anyhow!("no outcome")))
+                        }),
+                        Err(e) => Err(AppError::Internal(
+                            anyhow::anyhow!(e).context("committing a change"),
+                        )),
+                    },
+                )
+                .collect()
         }
     };
-    for (outcome, reply) in outcomes.into_iter().zip(replies) {
-        let outcome = match outcome {
-            Ok((applied, Some(outgoing))) => {
-                broadcast(io, &applied.message, outgoing).await;
-                Ok(applied)
-            }
-            Ok((applied, None)) => Ok(applied),
-            Err(e) => Err(e),
-        };
-        let _ = reply.send(outcome);
-    }
+    outcomes.into_iter().zip(replies).collect()
 }
 
-type Outcome = Result<(Applied, Option<Outgoing>)>;
-
 /// Applies `changes` in one transaction and commits; `Err` when the transaction must be undone
-/// (a database error inside a change, or the commit itself).
-async fn run_batch(
-    db: &SqlitePool,
-    changes: &[Change],
-) -> std::result::Result<Vec<Outcome>, sqlx::Error> {
-    let mut tx = db::begin_write(db).await?;
-    let mut outcomes = Vec::with_capacity(changes.len());
-    for change in changes {
-        match apply(&mut tx, change).await {
-            Err(AppError::Db(e)) => return Err(e),
-            Err(AppError::Internal(e)) => return Err(sqlx::Error::Protocol(e.to_string())),
-            outcome => outcomes.push(outcome),
-        }
-    }
-    tx.commit().await?;
+/// (a database error inside a change, or the commit itself). Dropping the transaction rolls back.
+fn run_batch(conn: &mut Connection, changes: &[Change]) -> rusqlite::Result<Vec<Outcome>> {
+    // IMMEDIATE takes the write lock up front, as `db::begin_write` does for the pool.
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let outcomes = changes
+        .iter()
+        .map(|change| apply(&tx, change))
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    tx.commit()?;
     Ok(outcomes)
 }
 
@@ -194,26 +220,26 @@ async fn broadcast(io: &SocketIo, message: &Message, outgoing: Outgoing) {
     }
 }
 
-async fn apply(conn: &mut SqliteConnection, change: &Change) -> Outcome {
+fn apply(conn: &Connection, change: &Change) -> rusqlite::Result<Outcome> {
     match change {
         Change::Send {
             me,
             room,
             text,
             client_id,
-        } => send(conn, me, *room, text, client_id.as_ref()).await,
-        Change::Edit { me, message, text } => edit(conn, me, *message, Some(text)).await,
-        Change::Delete { me, message } => edit(conn, me, *message, None).await,
+        } => send(conn, me, *room, text, client_id.as_ref()),
+        Change::Edit { me, message, text } => edit(conn, me, *message, Some(text)),
+        Change::Delete { me, message } => edit(conn, me, *message, None),
     }
 }
 
-async fn send(
-    conn: &mut SqliteConnection,
+fn send(
+    conn: &Connection,
     me: &CurrentUser,
     room: RoomId,
     text: &MessageText,
     client_id: Option<&ClientId>,
-) -> Outcome {
+) -> rusqlite::Result<Outcome> {
     let author = UserRef {
         id: me.id,
         username: me.username.clone(),
@@ -221,52 +247,49 @@ async fn send(
     let client_id = client_id.map(ClientId::as_str);
     // The common case in two statements: the insert itself checks membership, the archive flag
     // and the `clientId` (its unique index); anything else takes the slow path below.
-    let Some(message) =
-        store::insert_message(conn, room, &author, text.as_str(), client_id).await?
+    let Some(message) = writes::insert_message(conn, room, &author, text.as_str(), client_id)?
     else {
-        return refused_send(conn, me, room, client_id).await;
+        return refused_send(conn, me, room, client_id);
     };
-    store::advance_seq(conn, room).await?;
+    writes::advance_seq(conn, room)?;
     let mut names = mentioned_usernames(text.as_str());
     names.truncate(MAX_MENTIONS);
     let mentioned = if names.is_empty() {
         Vec::new()
     } else {
-        store::insert_mentions(conn, message.id, room, &names).await?
+        writes::insert_mentions(conn, message.id, room, &names)?
     };
     let outgoing = Outgoing {
         event: events::NewMessage::NAME,
         mentioned,
     };
-    Ok((
+    Ok(Ok((
         Applied {
             message,
             is_new: true,
         },
         Some(outgoing),
-    ))
+    )))
 }
 
 /// Why a message was not inserted: a retried `clientId` (answered with the stored message), or a
 /// rule (no such room, not a member, archived).
-async fn refused_send(
-    conn: &mut SqliteConnection,
+fn refused_send(
+    conn: &Connection,
     me: &CurrentUser,
     room: RoomId,
     client_id: Option<&str>,
-) -> Outcome {
+) -> rusqlite::Result<Outcome> {
     if let Some(client_id) = client_id
-        && let Some(message) = store::find_by_client_id(&mut *conn, me.id, client_id).await?
+        && let Some(message) = writes::find_by_client_id(conn, me.id, client_id)?
     {
-        return Ok((
-            Applied {
-                message,
-                is_new: false,
-            },
-            None,
-        ));
+        let applied = Applied {
+            message,
+            is_new: false,
+        };
+        return Ok(Ok((applied, None)));
     }
-    match rooms_store::membership_and_archived(conn, me.id, room).await? {
+    Ok(match writes::membership_and_archived(conn, me.id, room)? {
         None => Err(AppError::NotFound("No such room.".into())),
         Some((false, _)) => Err(AppError::Forbidden(
             "Join the room before sending to it.".into(),
@@ -275,43 +298,42 @@ async fn refused_send(
         Some((true, false)) => Err(AppError::Internal(anyhow::anyhow!(
             "insert refused for no known reason"
         ))),
-    }
+    })
 }
 
 /// An edit (`Some(text)`) or a deletion (`None`): own messages, or any message for admins.
-async fn edit(
-    conn: &mut SqliteConnection,
+fn edit(
+    conn: &Connection,
     me: &CurrentUser,
     id: MessageId,
     text: Option<&MessageText>,
-) -> Outcome {
-    let not_found = || AppError::NotFound("No such message.".into());
-    let mut message = store::find_message(&mut *conn, id)
-        .await?
-        .ok_or_else(not_found)?;
+) -> rusqlite::Result<Outcome> {
+    let not_found = || Err(AppError::NotFound("No such message.".into()));
+    let Some(mut message) = writes::find_message(conn, id)? else {
+        return Ok(not_found());
+    };
     if message.deleted {
-        return Err(not_found());
+        return Ok(not_found());
     }
     if message.user.id != me.id && !me.is_admin() {
-        return Err(AppError::Forbidden("That is not your message.".into()));
+        return Ok(Err(AppError::Forbidden("That is not your message.".into())));
     }
-    let room = rooms_store::find_room(&mut *conn, message.room_id)
-        .await?
-        .ok_or_else(not_found)?;
-    if room.archived && !me.is_admin() {
-        return Err(AppError::Forbidden("This room is archived.".into()));
+    let Some(archived) = writes::room_archived(conn, message.room_id)? else {
+        return Ok(not_found());
+    };
+    if archived && !me.is_admin() {
+        return Ok(Err(AppError::Forbidden("This room is archived.".into())));
     }
-    let seq = store::next_seq(conn, message.room_id).await?;
+    let seq = writes::next_seq(conn, message.room_id)?;
     message.seq = seq;
     let event = match text {
         Some(text) => {
-            message.edited_at =
-                Some(store::update_message_text(conn, id, seq, text.as_str()).await?);
+            message.edited_at = Some(writes::update_message_text(conn, id, seq, text.as_str())?);
             message.text = text.as_str().to_owned();
             events::MessageUpdated::NAME
         }
         None => {
-            store::tombstone_message(conn, id, seq).await?;
+            writes::tombstone_message(conn, id, seq)?;
             message.text.clear();
             message.deleted = true;
             events::MessageDeleted::NAME
@@ -321,11 +343,11 @@ async fn edit(
         event,
         mentioned: Vec::new(),
     };
-    Ok((
+    Ok(Ok((
         Applied {
             message,
             is_new: true,
         },
         Some(outgoing),
-    ))
+    )))
 }

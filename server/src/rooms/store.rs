@@ -1,7 +1,7 @@
 //! All SQL on `rooms` and `memberships`.
 
 use app::models::{Room, RoomId, UserId};
-use sqlx::{SqliteConnection, SqliteExecutor};
+use sqlx::SqliteExecutor;
 
 /// A `rooms` row.
 pub struct RoomRow {
@@ -218,24 +218,6 @@ pub async fn member_ids(db: impl SqliteExecutor<'_>, room: RoomId) -> sqlx::Resu
         .fetch_all(db)
         .await?;
     Ok(ids.into_iter().map(UserId).collect())
-}
-
-/// Whether `user` is a member of `room`, and the room's `archived` flag; `None` if no such room.
-pub async fn membership_and_archived(
-    conn: &mut SqliteConnection,
-    user: UserId,
-    room: RoomId,
-) -> sqlx::Result<Option<(bool, bool)>> {
-    let row = sqlx::query!(
-        r#"SELECT archived AS "archived: bool",
-                  EXISTS (SELECT 1 FROM memberships WHERE user_id = ? AND room_id = rooms.id) AS "member!: bool"
-           FROM rooms WHERE id = ?"#,
-        user.0,
-        room.0
-    )
-    .fetch_optional(&mut *conn)
-    .await?;
-    Ok(row.map(|r| (r.member, r.archived)))
 }
 
 /// Every room with its member and message counts and last activity (`online` left at 0).
