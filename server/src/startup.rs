@@ -100,7 +100,6 @@ impl Application {
                 .layer(CompressionLayer::new())
                 // Socket.IO owns /socket.io/ and sits outside the timeout: a long-polling GET
                 // legitimately waits, and a WebSocket lives for hours.
-                .layer(axum::middleware::map_request(realtime::own_request_parts))
                 .layer(socket_layer)
                 .layer(TimeoutLayer::with_status_code(
                     StatusCode::REQUEST_TIMEOUT,

@@ -44,28 +44,6 @@ pub const ADMINS_ROOM: &str = "admins";
 #[derive(Debug, Clone, Copy)]
 pub struct TokenExpiry(pub u64);
 
-/// Gives a Socket.IO request its own copies of the URI and header values. hyper parses a request
-/// into an 8 KiB read buffer and hands out slices of it; engineioxide keeps the handshake's request
-/// parts for the socket's whole life, so without this every open socket pins that whole buffer
-/// (about a third of a socket's memory).
-pub async fn own_request_parts(mut request: axum::extract::Request) -> axum::extract::Request {
-    if request.uri().path().starts_with("/socket.io/") {
-        let headers = request.headers();
-        let mut owned = axum::http::HeaderMap::with_capacity(headers.len());
-        for (name, value) in headers {
-            if let Ok(mut copy) = axum::http::HeaderValue::from_bytes(value.as_bytes()) {
-                copy.set_sensitive(value.is_sensitive());
-                owned.append(name.clone(), copy);
-            }
-        }
-        *request.headers_mut() = owned;
-        if let Ok(uri) = request.uri().to_string().parse() {
-            *request.uri_mut() = uri;
-        }
-    }
-    request
-}
-
 /// Registers the `/` namespace: handshake middleware, then the connect handler.
 pub fn register(io: &SocketIo) {
     io.ns("/", on_connect.with(connect::authenticate));
