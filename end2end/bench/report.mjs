@@ -244,7 +244,7 @@ const med = (s) => (s && s.n ? s.median : null);
   const acks = med(R.acks?.a);
   const acksCpu = med(R.aCpu?.a);
   target('≥ 10,000 acked (committed) messages/s across rooms', `${num(acks, 0)}/s measured; ${num(acksCpu, 0)} per server-CPU-second, i.e. at most that on a whole core`,
-    acks === null ? null : acks >= 10000, acks < 10000 ? `${num((100 * (10000 - acks)) / 10000, 0)} % short (capacity on a full core: ${num((100 * (10000 - acksCpu)) / 10000, 0)} % short)` : '');
+    acks === null ? null : acks >= 10000, acks < 10000 ? `${num((100 * (10000 - acks)) / 10000, 0)} % short (${acksCpu >= 10000 ? `a whole core’s capacity, ${num(acksCpu, 0)}/s, is above 10,000: the server did not get its whole core on this shared machine` : `capacity on a full core: ${num((100 * (10000 - acksCpu)) / 10000, 0)} % short`})` : '');
   const tr = R.aCpu?.r ?? null;
   target('throughput: ≥ 2× the peer per server-CPU-second', `${tr === null ? '–' : tr.toFixed(2)}× (${num(med(R.aMs?.a), 1)} vs ${num(med(R.aMs?.b), 1)} ms per 1k acks)`,
     tr === null ? null : tr >= 2, tr !== null && tr < 2 ? `${(2 / tr).toFixed(2)}× short` : '');
@@ -273,52 +273,50 @@ p();
 
 p('## Where the targets are missed: why, and what would close it');
 p();
-p('From the figures above, the context switches counted in `/proc/<pid>/task/*/status` during each phase, and a `perf record -g` profile of ours taken during a throughput run while this tool was written.');
+p('From the figures above, the context switches counted in `/proc/<pid>/task/*/status` during each phase, a `perf record -g` profile of ours taken during a throughput run of the first version, and a reading of the Socket.IO stack’s sources.');
 p();
 const missed = (prefix) => T.some((t) => t.name.startsWith(prefix) && t.ok === false);
 if (missed('≥ 10,000') || missed('throughput: ≥ 2×')) {
-  p('**Acked messages (throughput, CPU per ack).** Each `sendMessage` costs ours several SQLite statements, and');
-  p('sqlx runs every statement on the connection’s own worker thread, reached through a channel: two thread');
-  p('switches per statement (there and back), all on the one core the server is pinned to. Per message the');
-  p('path runs the caller re-check (`refresh_current`: session and user read again, on every event, as API.md');
-  p('asks), then in the writer one `INSERT … SELECT` (which also checks membership, the archive flag and the');
-  p('`clientId` through its unique index) and one `UPDATE` of the room’s `last_seq`, plus `BEGIN` and `COMMIT`');
-  p('per batch of queued messages.');
-  p('The table shows the result: ' + num(med(R.aCtx?.a), 1) + ' server context switches per acked message');
-  p('(peer: ' + num(med(R.aCtx?.b), 1) + '). A `perf record -g` profile of one throughput run put about 65 % of the');
-  p('server’s CPU in the kernel, 39 % in `finish_task_switch` alone (flume channel waits and wake-ups inside');
-  p('sqlx-sqlite); SQLite itself (`sqlite3VdbeExec` and the B-tree) was under 5 %. The Node peer does one');
-  p('synchronous `better-sqlite3` insert on its own thread, with no hop at all. What would close it: run the');
-  p('writer’s whole batch on one thread with');
-  p('no per-statement hop (one `spawn_blocking` per batch with a synchronous SQLite binding such as `rusqlite`, or');
-  p('sqlx’s `lock_handle()` and the raw connection), keep the per-room `seq` and the membership/archived flags');
-  p('in memory in the writer (it is the only writer), and cache the session check in memory, invalidated by the');
-  p('events that change it (logout, ban, password change and role change all go through this server), instead');
-  p('of reading it on every event. Fewer statements per message times fewer hops per statement is');
-  p('the whole gap: the broadcast itself costs ours less than the peer (see the fan-out row).');
+  const ackMs = med(R.aMs?.a);
+  const perCore = med(R.aCpu?.a);
+  p('**Acked messages (throughput).** The first version of this report measured 147 ms of server CPU per 1k acks');
+  p('and 12.5 context switches per ack (peer 157 ms, 0.1): sqlx runs every SQLite statement on a worker thread');
+  p('reached through a channel (two thread switches per statement), and every event re-read its sender’s session');
+  p('from the database. Two changes since: the writer commits each batch on a thread of its own over a');
+  p('synchronous SQLite connection (rusqlite, prepared statements cached), and the per-event session check is');
+  p('served from memory, invalidated by every commit that can change it (logout, logout-all, password change,');
+  p(`ban, role change). Now: ${num(ackMs, 1)} ms per 1k acks and ${num(med(R.aCtx?.a), 1)} context switches per ack, i.e. ${num(perCore, 0)} acks per`);
+  p(`second of a whole core${perCore >= 10000 ? ' (the 10,000/s target is within one core; the wall-clock rate is lower because the server did not get its whole core on this shared machine)' : ''}.`);
+  p('What is left per ack is Socket.IO work, not SQL: decoding the event, its handler in a task of its own');
+  p('(socketioxide spawns one per event), the ack, and one WebSocket frame per room member (4 here), each a');
+  p('`write` whose loopback TCP processing, receiving side included, the kernel charges to the sending');
+  p('process. The peer pays the same per frame, in one thread with no task wake-ups. Closing the rest of');
+  p('the 2× means fewer wake-ups and copies per packet inside socketioxide/engineioxide (a task per event, a');
+  p('writer task per socket, the frame copied twice on its way out): below the application.');
   p();
 }
 if (missed('handshakes')) {
-  p('**Handshakes.** The handshake does the JWT check plus two database reads (the session with its user, then the');
-  p('rooms the user is a member of) on the sqlx worker threads, with the same per-statement thread switches (' + num(med(R.hsCtx?.a), 1));
-  p('context switches per handshake, peer ' + num(med(R.hsCtx?.b), 1) + '); and it counts');
-  p('the user’s sockets with `io.within(user_key).sockets().len()`, which builds a list of every socket the user');
-  p('already has (linear in the sockets per user; 100 per user in this scenario). A cached session lookup, one');
-  p('query for session + user + rooms, and a per-user socket counter would close most of it.');
+  p('**Handshakes.** The handshake checks the JWT, finds the session (now from the in-memory cache after a');
+  p('session’s first socket), reads the user’s rooms (one query through sqlx’s worker thread), and counts');
+  p('the user’s sockets with `io.within(user_key).sockets().len()`, which lists every socket the user already');
+  p(`has (100 per user in this scenario). ${num(med(R.hsCtx?.a), 1)} context switches per handshake (peer ${num(med(R.hsCtx?.b), 1)}). Loading the rooms`);
+  p('through the synchronous connection and a per-user socket counter would close the rest.');
   p();
 }
 if (missed('10,000 connected')) {
   const sl = (i) => num(med(stat('ours', 'connections', `result.rss_slopes.${i}.kb_per_socket`)), 1);
   p(`**Memory per socket.** The slope (${sl(0)} KB per socket from the first size to the second, ${sl(1)} KB from the`);
-  p('second to the third: a steady cost per socket, not growth) includes everything a socket costs the server: the socketioxide socket with its tasks and its');
-  p('bounded outgoing buffer (128 packets), the WebSocket read and write buffers, the Tokio tasks, and what');
-  p('the allocator keeps. TOOLCHAIN.md measured about 29 KB per socket for the bare axum + socketioxide stack');
-  p('with no application state, so the stack alone is above 20 KB. Ours already starts the WebSocket read');
-  p('buffer at 1 KiB (`ws_read_buffer_size(1024)`, about 2 KB saved: 31.3 → 29.2 KB). mimalloc as the global');
-  p('allocator was tried with this scenario and was worse (39 KB per socket, and more CPU per handshake), so');
-  p('glibc stays. What is left is in socketioxide/engineioxide and tungstenite (per-socket tasks, channels,');
-  p('the write buffer); closing it needs changes there (or fewer tasks per socket), not in the application,');
-  p('whose own per-socket state (the extensions, the rooms `user:`/`session:`/`room:N`) is small beside that.');
+  p('second to the third: a steady cost per socket, not growth) is almost all in the Socket.IO stack, which');
+  p('TOOLCHAIN.md measured at about 29 KB per socket with no application at all. Reading engineioxide 0.17,');
+  p('socketioxide 0.18 and tungstenite: each socket’s outgoing channel allocates its first block of 32 packet');
+  p('slots up front (about 5.4 KB, whatever `max_buffer_size` is), three long-lived tasks (reader, writer,');
+  p('heartbeat), a watch channel and a heartbeat channel, the engine and Socket.IO socket structs with the');
+  p('handshake’s request parts, the split WebSocket stream and its buffers (the read buffer already starts');
+  p('at 1 KiB: `ws_read_buffer_size(1024)`, 31.3 → 29.2 KB), and the per-socket handler table. The');
+  p('application’s own state (its extensions and the `user:`/`session:`/`room:N` rooms) is a few hundred bytes.');
+  p('Tried and measured, no gain: mimalloc (39 KB per socket), and owned copies of the handshake’s URI and');
+  p('headers so hyper’s 8 KiB read buffer could not stay pinned (29.0 vs 29.5 KB; reverted). Closing it needs');
+  p('changes in engineioxide (a lazily allocated channel, fewer tasks per socket), not in the application.');
   p();
 }
 if (med(R.rssBase?.a) > 200) {
@@ -346,12 +344,13 @@ if (missed('fan-out to 1,000')) {
   p();
 }
 if (missed('fan-out: ≥ 2×')) {
-  p('**Fan-out CPU.** Per delivery, the cost is socketioxide’s broadcast: one serialisation, then a packet per');
-  p('socket into its channel and a WebSocket frame write (a syscall) per socket. TOOLCHAIN.md put the bare stack at');
-  p('about 1.4× the peer in this test, so the application adds little and 2× needs work below it: writes');
-  p('coalesced per socket when several packets are queued, fewer wake-ups per socket, and the per-socket task');
-  p('and channel overheads; or, for very large rooms, encoding the frame once and writing the same bytes to');
-  p('every socket.');
+  p('**Fan-out CPU.** Per delivery, the cost is socketioxide’s broadcast: the event is serialised once, then');
+  p('each recipient costs a push into its channel, a wake-up of its writer task, two copies of the frame (into');
+  p('a `String`, then into tungstenite’s write buffer) and one `write` syscall, whose loopback TCP processing,');
+  p('the receiving side included, the kernel charges to the server. The peer makes the same syscall per socket.');
+  p('TOOLCHAIN.md put the bare stack at about 1.4× the peer in this test, so the application adds little and 2×');
+  p('needs work below it: fewer wake-ups and copies per delivery in engineioxide, or for very large rooms one');
+  p('encoded frame written to every socket.');
   p();
 }
 if (missed('reconnect')) {
@@ -362,12 +361,12 @@ if (missed('reconnect')) {
   p(`**Reconnect storm.** The storm cost ours about ${num(storm, 0)} ms of server CPU (${num(storm / 1000, 1)} ms per client) and ${num(ctx, 0)}`);
   p(`context switches, with the load tool at ${num(gen, 0)} % of its core; the last of the 1,000 handshakes finished after`);
   p(`${num(hs / 1000, 1)} s (median of the runs). Each client costs a handshake (two database reads) and two \`joinRoom\``);
-  p('pages; in the measured build a `joinRoom` opens a write transaction to insert the membership again, reads');
-  p('the read marker, the changes since `seq` (500 messages serialised into the ack), the member list and the');
-  p('presence, and emits `joinedRoom` to every socket of the user (20 here), all through the same sqlx thread');
-  p('hops as above. Making `joinRoom` write only when the membership changes (commit 13d5df5 does; the build');
-  p('measured may predate it, see “Measured” at the top), emitting `joinedRoom` only on a new membership, and');
-  p('cutting the per-statement hops would close the last second; a quieter machine would too.');
+  p('pages; a `joinRoom` reads the read marker, the changes since `seq` (500 messages serialised into the ack),');
+  p('the member list and the presence through sqlx, which hands every row from its worker thread to the');
+  p('async side through a channel: a page of 500 messages costs about a thousand thread switches, which is');
+  p('where the context switches above come from (two pages per client). Reading catch-up pages over a');
+  p('synchronous connection, as the writer now does for writes, would remove most of them. The machine was');
+  p('also busier than in the first report’s run, when the storm took 4.50 s (load average in the header).');
   p();
 }
 if (!T.some((t) => t.ok === false)) p('Every target is met.');
