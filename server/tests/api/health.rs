@@ -87,3 +87,20 @@ async fn server_stops_gracefully_with_sockets_open() {
         socket.names()
     );
 }
+
+#[tokio::test]
+async fn an_in_memory_database_is_refused_at_start_with_a_clear_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut vars = test_vars(&dir);
+    vars.retain(|(name, _)| name != "DATABASE_URL");
+    vars.push(("DATABASE_URL".into(), "sqlite::memory:".into()));
+    let config = server::config::Config::from_vars(vars).unwrap();
+
+    let built = server::startup::Application::build(config).await;
+
+    let error = format!(
+        "{:#}",
+        built.err().expect("an in-memory database must be refused")
+    );
+    assert!(error.contains("database file"), "{error}");
+}
