@@ -49,6 +49,7 @@ impl Application {
     /// Opens and migrates the database, builds the router and binds `config.bind:config.port`.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         let db = db::connect(&config.database_url, config.durability).await?;
+        let database_file = db::file_path(&db).await?;
         crate::assets::warn_if_unbuilt();
         let listener = TcpListener::bind((config.bind, config.port)).await?;
         let address = listener.local_addr()?;
@@ -62,6 +63,7 @@ impl Application {
         let message_rate = RateLimiter::new(config.message_rate);
         let services = Arc::new(Services {
             db,
+            readers: db::Readers::new(&database_file),
             config,
             leptos,
             auth,
@@ -84,7 +86,6 @@ impl Application {
             .build_layer();
         realtime::register(&io);
         let state = AppState { services, io };
-        let database_file = db::file_path(&state.db).await?;
         let tasks = vec![
             realtime::spawn_expiry_sweeper(state.io.clone()),
             writer_task.start(&database_file, state.config.durability, state.io.clone())?,

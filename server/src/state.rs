@@ -15,6 +15,8 @@ use std::sync::Arc;
 pub struct Services {
     /// The database.
     pub db: SqlitePool,
+    /// Synchronous reads of the message log.
+    pub readers: crate::db::Readers,
     /// The configuration read at start.
     pub config: Config,
     /// Leptos's rendering options.

@@ -53,7 +53,7 @@ async fn send_message(
         text: body.text,
         client_id: body.client_id,
     };
-    let applied = super::send_message(&state, &me, input, ()).await?;
+    let applied = super::send_message(&state, &me, input).await?;
     let status = if applied.is_new {
         StatusCode::CREATED
     } else {

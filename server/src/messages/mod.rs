@@ -4,7 +4,6 @@
 pub mod http;
 pub mod store;
 pub mod writer;
-pub mod writes;
 
 use crate::auth::CurrentUser;
 use crate::error::{AppError, Result};
@@ -23,14 +22,55 @@ pub const HISTORY_DEFAULT: i64 = 50;
 pub const HISTORY_MAX: i64 = 200;
 
 /// `sendMessage`: validated, authorized, committed, broadcast; a repeated `clientId` returns the
-/// stored message and broadcasts nothing. `in_order` (a socket's turn in its send order, or
-/// nothing) is held until the change is queued, so one client's sends keep their order.
-pub async fn send_message<T>(
+/// stored message and broadcasts nothing.
+pub async fn send_message(
+    state: &AppState,
+    me: &CurrentUser,
+    input: SendMessage,
+) -> Result<Applied> {
+    let (done, outcome) = writer::answer();
+    send_message_then(state, me, input, (), done).await;
+    outcome.await
+}
+
+/// `send_message`, for a socket: `done` runs with the outcome right after the broadcast, on the
+/// writer's broadcasting task (see `writer::Done`). `in_order` (the socket's turn in its send
+/// order) is held until the change is queued, so one client's sends keep their order.
+pub async fn send_message_then<T>(
     state: &AppState,
     me: &CurrentUser,
     input: SendMessage,
     in_order: T,
-) -> Result<Applied> {
+    done: impl FnOnce(Result<Applied>) + Send + 'static,
+) {
+    let change = match prepare_send(state, me, input).await {
+        Ok(Ok(change)) => change,
+        Ok(Err(stored)) => return done(Ok(stored)),
+        Err(e) => return done(Err(e)),
+    };
+    let (counts, user) = (state.clone(), me.id);
+    let counted = move |outcome: Result<Applied>| {
+        match &outcome {
+            Ok(applied) if applied.is_new => {
+                counts.minute_counts.record(1);
+                metrics::counter!("messages_sent_total").increment(1);
+            }
+            // Refused, or a retry of a stored message: it does not count against the rate.
+            _ => counts.message_rate.refund(&user),
+        }
+        done(outcome)
+    };
+    state.writer.enqueue(change, Box::new(counted)).await;
+    drop(in_order);
+}
+
+/// Validates a send and counts it against `MESSAGE_RATE`: the change to queue, or the stored
+/// message when a rate-limited send is a retry of one.
+async fn prepare_send(
+    state: &AppState,
+    me: &CurrentUser,
+    input: SendMessage,
+) -> Result<std::result::Result<Change, Applied>> {
     let text = MessageText::parse(&input.text)?;
     let client_id = input
         .client_id
@@ -41,45 +81,28 @@ pub async fn send_message<T>(
     // when it turns out not to count (refused, or a retry of a stored message).
     if !state.message_rate.try_hit(&me.id) {
         // A retry of a message already stored is answered even when limited.
-        if let Some(client_id) = &client_id
-            && let Some(message) =
-                store::find_by_client_id(&state.db, me.id, client_id.as_str()).await?
+        let (user, retried) = (me.id, client_id.clone());
+        if let Some(retried) = retried
+            && let Some(message) = state
+                .readers
+                .run(move |db| store::find_by_client_id(db, user, retried.as_str()))
+                .await?
         {
-            return Ok(Applied {
+            return Ok(Err(Applied {
                 message,
                 is_new: false,
-            });
+            }));
         }
         return Err(AppError::RateLimited(
             "You are sending too fast; wait a moment.".into(),
         ));
     }
-    let change = Change::Send {
+    Ok(Ok(Change::Send {
         me: me.clone(),
         room: input.room_id,
         text,
         client_id,
-    };
-    let queued = state.writer.enqueue(change).await;
-    drop(in_order);
-    let applied = match queued {
-        Ok(answer) => answer.await,
-        Err(e) => Err(e),
-    };
-    let applied = match applied {
-        Ok(applied) => applied,
-        Err(e) => {
-            state.message_rate.refund(&me.id);
-            return Err(e);
-        }
-    };
-    if applied.is_new {
-        state.minute_counts.record(1);
-        metrics::counter!("messages_sent_total").increment(1);
-    } else {
-        state.message_rate.refund(&me.id);
-    }
-    Ok(applied)
+    }))
 }
 
 /// `editMessage`.
@@ -123,7 +146,10 @@ pub async fn history(
         return Err(AppError::InvalidInput("limit must be 1 to 200.".into()));
     }
     rooms::find_room(state, room).await?;
-    let mut messages = store::history(&state.db, room, before, limit + 1).await?;
+    let mut messages = state
+        .readers
+        .run(move |db| store::history(db, room, before, limit + 1))
+        .await?;
     let has_more = messages.len() as i64 > limit;
     messages.truncate(limit as usize);
     messages.reverse();
@@ -136,7 +162,10 @@ pub async fn changes_since(
     room: RoomId,
     since: i64,
 ) -> Result<(Vec<Message>, bool)> {
-    let mut messages = store::changes_since(&state.db, room, since, CATCH_UP_PAGE + 1).await?;
+    let mut messages = state
+        .readers
+        .run(move |db| store::changes_since(db, room, since, CATCH_UP_PAGE + 1))
+        .await?;
     let has_more = messages.len() as i64 > CATCH_UP_PAGE;
     messages.truncate(CATCH_UP_PAGE as usize);
     Ok((messages, has_more))

@@ -1,104 +1,195 @@
-//! SQL reading `messages`. Every change to them is in `writes.rs`, run by the writer.
+//! All SQL on `messages`, over synchronous SQLite connections (rusqlite): changes run on the
+//! writer's thread (`writer.rs`), reads on `db::Readers`. The async driver hands every statement,
+//! and every row of a result, across threads through a channel; the benchmarks showed those
+//! thread switches to be most of a message's cost, and most of a 500-row catch-up page's.
 
 use app::models::{Message, MessageId, RoomId, UserId, UserRef};
-use sqlx::SqliteExecutor;
+use rusqlite::{Connection, OptionalExtension, Row, params};
 
-/// A `messages` row joined with its author's name.
-pub struct MessageRow {
-    pub id: i64,
-    pub room_id: i64,
-    pub seq: i64,
-    pub user_id: i64,
-    pub username: String,
-    pub text: String,
-    pub client_id: Option<String>,
-    pub created_at: String,
-    pub edited_at: Option<String>,
-    pub deleted: bool,
+const MESSAGE_COLUMNS: &str = "m.id, m.room_id, m.seq, m.user_id, u.username, m.text, m.client_id,
+     m.created_at, m.edited_at, m.deleted";
+
+fn message(row: &Row<'_>) -> rusqlite::Result<Message> {
+    Ok(Message {
+        id: MessageId(row.get(0)?),
+        room_id: RoomId(row.get(1)?),
+        seq: row.get(2)?,
+        user: UserRef {
+            id: UserId(row.get(3)?),
+            username: row.get(4)?,
+        },
+        text: row.get(5)?,
+        client_id: row.get(6)?,
+        created_at: row.get(7)?,
+        edited_at: row.get(8)?,
+        deleted: row.get(9)?,
+    })
 }
 
-impl From<MessageRow> for Message {
-    fn from(row: MessageRow) -> Self {
-        Message {
-            id: MessageId(row.id),
-            room_id: RoomId(row.room_id),
-            seq: row.seq,
-            user: UserRef {
-                id: UserId(row.user_id),
-                username: row.username,
-            },
-            text: row.text,
-            client_id: row.client_id,
-            created_at: row.created_at,
-            edited_at: row.edited_at,
-            deleted: row.deleted,
-        }
+/// Inserts a new message at the room's next `seq` if `user` is a member of the (unarchived) room
+/// and `client_id` is new for them; `None` otherwise (nothing written). The room's `last_seq`
+/// is then moved by `next_seq` in the same transaction.
+pub fn insert_message(
+    conn: &Connection,
+    room: RoomId,
+    user: &UserRef,
+    text: &str,
+    client_id: Option<&str>,
+) -> rusqlite::Result<Option<Message>> {
+    let mut statement = conn.prepare_cached(
+        "INSERT INTO messages (room_id, user_id, seq, created_seq, text, client_id)
+         SELECT r.id, ?2, r.last_seq + 1, r.last_seq + 1, ?3, ?4 FROM rooms r
+         WHERE r.id = ?1 AND r.archived = 0
+           AND EXISTS (SELECT 1 FROM memberships m WHERE m.user_id = ?2 AND m.room_id = r.id)
+         ON CONFLICT (user_id, client_id) DO NOTHING
+         RETURNING id, seq, created_at",
+    )?;
+    statement
+        .query_row(params![room.0, user.id.0, text, client_id], |row| {
+            Ok(Message {
+                id: MessageId(row.get(0)?),
+                room_id: room,
+                seq: row.get(1)?,
+                user: user.clone(),
+                text: text.to_owned(),
+                client_id: client_id.map(str::to_owned),
+                created_at: row.get(2)?,
+                edited_at: None,
+                deleted: false,
+            })
+        })
+        .optional()
+}
+
+/// Takes the room's next `seq`: after an insert (which used it already), an edit or a deletion.
+pub fn next_seq(conn: &Connection, room: RoomId) -> rusqlite::Result<i64> {
+    conn.prepare_cached("UPDATE rooms SET last_seq = last_seq + 1 WHERE id = ? RETURNING last_seq")?
+        .query_row([room.0], |row| row.get(0))
+}
+
+/// Records who a message mentions among the room's members; returns them.
+pub fn insert_mentions(
+    conn: &Connection,
+    message: MessageId,
+    room: RoomId,
+    usernames: &[&str],
+) -> rusqlite::Result<Vec<UserId>> {
+    let mut statement = conn.prepare_cached(
+        "INSERT INTO mentions (message_id, user_id)
+         SELECT ?, u.id FROM users u JOIN memberships m ON m.user_id = u.id AND m.room_id = ?
+         WHERE u.username = ?
+         ON CONFLICT DO NOTHING
+         RETURNING user_id",
+    )?;
+    let mut mentioned = Vec::new();
+    for name in usernames {
+        let id = statement
+            .query_row(params![message.0, room.0, name], |row| row.get(0))
+            .optional()?;
+        mentioned.extend(id.map(UserId));
     }
+    Ok(mentioned)
+}
+
+/// A message by id.
+pub fn find_message(conn: &Connection, id: MessageId) -> rusqlite::Result<Option<Message>> {
+    conn.prepare_cached(&format!(
+        "SELECT {MESSAGE_COLUMNS} FROM messages m JOIN users u ON u.id = m.user_id WHERE m.id = ?"
+    ))?
+    .query_row([id.0], message)
+    .optional()
 }
 
 /// The message `user` already sent with `client_id`, if any.
-pub async fn find_by_client_id(
-    db: impl SqliteExecutor<'_>,
+pub fn find_by_client_id(
+    conn: &Connection,
     user: UserId,
     client_id: &str,
-) -> sqlx::Result<Option<Message>> {
-    let row = sqlx::query_as!(
-        MessageRow,
-        r#"SELECT m.id, m.room_id, m.seq, m.user_id, u.username, m.text, m.client_id,
-                  m.created_at, m.edited_at, m.deleted AS "deleted: bool"
-           FROM messages m JOIN users u ON u.id = m.user_id
-           WHERE m.user_id = ? AND m.client_id = ?"#,
-        user.0,
-        client_id
-    )
-    .fetch_optional(db)
-    .await?;
-    Ok(row.map(Message::from))
+) -> rusqlite::Result<Option<Message>> {
+    conn.prepare_cached(&format!(
+        "SELECT {MESSAGE_COLUMNS} FROM messages m JOIN users u ON u.id = m.user_id
+         WHERE m.user_id = ? AND m.client_id = ?"
+    ))?
+    .query_row(params![user.0, client_id], message)
+    .optional()
 }
 
 /// The room's changes after `since` (new, edited, deleted), in `seq` order, at most `limit`.
-pub async fn changes_since(
-    db: impl SqliteExecutor<'_>,
+pub fn changes_since(
+    conn: &Connection,
     room: RoomId,
     since: i64,
     limit: i64,
-) -> sqlx::Result<Vec<Message>> {
-    let rows = sqlx::query_as!(
-        MessageRow,
-        r#"SELECT m.id, m.room_id, m.seq, m.user_id, u.username, m.text, m.client_id,
-                  m.created_at, m.edited_at, m.deleted AS "deleted: bool"
-           FROM messages m JOIN users u ON u.id = m.user_id
-           WHERE m.room_id = ? AND m.seq > ?
-           ORDER BY m.seq LIMIT ?"#,
-        room.0,
-        since,
-        limit
-    )
-    .fetch_all(db)
-    .await?;
-    Ok(rows.into_iter().map(Message::from).collect())
+) -> rusqlite::Result<Vec<Message>> {
+    conn.prepare_cached(&format!(
+        "SELECT {MESSAGE_COLUMNS} FROM messages m JOIN users u ON u.id = m.user_id
+         WHERE m.room_id = ? AND m.seq > ?
+         ORDER BY m.seq LIMIT ?"
+    ))?
+    .query_map(params![room.0, since, limit], message)?
+    .collect()
 }
 
 /// Up to `limit` messages (no tombstones) older than `before` (or the newest), newest first.
-pub async fn history(
-    db: impl SqliteExecutor<'_>,
+pub fn history(
+    conn: &Connection,
     room: RoomId,
     before: Option<MessageId>,
     limit: i64,
-) -> sqlx::Result<Vec<Message>> {
+) -> rusqlite::Result<Vec<Message>> {
     let before = before.map_or(i64::MAX, |b| b.0);
-    let rows = sqlx::query_as!(
-        MessageRow,
-        r#"SELECT m.id, m.room_id, m.seq, m.user_id, u.username, m.text, m.client_id,
-                  m.created_at, m.edited_at, m.deleted AS "deleted: bool"
-           FROM messages m JOIN users u ON u.id = m.user_id
-           WHERE m.room_id = ? AND m.id < ? AND m.deleted = 0
-           ORDER BY m.id DESC LIMIT ?"#,
-        room.0,
-        before,
-        limit
-    )
-    .fetch_all(db)
-    .await?;
-    Ok(rows.into_iter().map(Message::from).collect())
+    conn.prepare_cached(&format!(
+        "SELECT {MESSAGE_COLUMNS} FROM messages m JOIN users u ON u.id = m.user_id
+         WHERE m.room_id = ? AND m.id < ? AND m.deleted = 0
+         ORDER BY m.id DESC LIMIT ?"
+    ))?
+    .query_map(params![room.0, before, limit], message)?
+    .collect()
+}
+
+/// Whether `user` is a member of `room` and whether it is archived; `None` if there is no room.
+pub fn membership_and_archived(
+    conn: &Connection,
+    user: UserId,
+    room: RoomId,
+) -> rusqlite::Result<Option<(bool, bool)>> {
+    conn.prepare_cached(
+        "SELECT EXISTS (SELECT 1 FROM memberships WHERE user_id = ? AND room_id = rooms.id),
+                archived
+         FROM rooms WHERE id = ?",
+    )?
+    .query_row(params![user.0, room.0], |row| {
+        Ok((row.get(0)?, row.get(1)?))
+    })
+    .optional()
+}
+
+/// Whether the room is archived; `None` if there is no room.
+pub fn room_archived(conn: &Connection, room: RoomId) -> rusqlite::Result<Option<bool>> {
+    conn.prepare_cached("SELECT archived FROM rooms WHERE id = ?")?
+        .query_row([room.0], |row| row.get(0))
+        .optional()
+}
+
+/// Replaces a message's text at `seq`; returns the edit time.
+pub fn update_message_text(
+    conn: &Connection,
+    id: MessageId,
+    seq: i64,
+    text: &str,
+) -> rusqlite::Result<String> {
+    conn.prepare_cached(
+        "UPDATE messages SET text = ?, seq = ?, edited_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+         WHERE id = ? RETURNING edited_at",
+    )?
+    .query_row(params![text, seq, id.0], |row| row.get(0))
+}
+
+/// Turns a message into a tombstone at `seq` (empty text, no mentions).
+pub fn tombstone_message(conn: &Connection, id: MessageId, seq: i64) -> rusqlite::Result<()> {
+    conn.prepare_cached("UPDATE messages SET text = '', deleted = 1, seq = ? WHERE id = ?")?
+        .execute(params![seq, id.0])?;
+    conn.prepare_cached("DELETE FROM mentions WHERE message_id = ?")?
+        .execute([id.0])?;
+    Ok(())
 }

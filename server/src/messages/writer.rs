@@ -5,7 +5,7 @@
 //! burst costs one commit, not one per message; and while the task broadcasts one batch, the
 //! thread already commits the next. Nothing is broadcast or acked before its commit.
 
-use super::writes;
+use super::store;
 use crate::auth::CurrentUser;
 use crate::config::Durability;
 use crate::error::{AppError, Result};
@@ -58,7 +58,22 @@ struct Outgoing {
     mentioned: Vec<UserId>,
 }
 
-type Job = (Change, oneshot::Sender<Result<Applied>>);
+/// Runs with a change's outcome on the broadcasting task, right after its broadcast: a socket's
+/// ack then leaves in the same write as its own copy of the broadcast, with no task to wake.
+pub type Done = Box<dyn FnOnce(Result<Applied>) + Send>;
+
+type Job = (Change, Done);
+
+/// A `Done` that hands the outcome to the returned future, for a caller that waits for it.
+pub fn answer() -> (Done, impl Future<Output = Result<Applied>>) {
+    let (tx, rx) = oneshot::channel();
+    let done: Done = Box::new(move |outcome| {
+        let _ = tx.send(outcome);
+    });
+    (done, async move {
+        rx.await.context("the writer dropped a change")?
+    })
+}
 
 /// The handle every handler submits changes through; cheap to clone.
 #[derive(Clone)]
@@ -80,20 +95,17 @@ impl Writer {
 
     /// Commits `change`, broadcasts it to the room, then answers.
     pub async fn submit(&self, change: Change) -> Result<Applied> {
-        self.enqueue(change).await?.await
+        let (done, outcome) = answer();
+        self.enqueue(change, done).await;
+        outcome.await
     }
 
-    /// Queues `change` (changes are committed in queue order) and returns its answer to await.
-    pub async fn enqueue(
-        &self,
-        change: Change,
-    ) -> Result<impl Future<Output = Result<Applied>> + use<>> {
-        let (tx, rx) = oneshot::channel();
-        self.jobs
-            .send((change, tx))
-            .await
-            .map_err(|_| anyhow::anyhow!("the writer has stopped"))?;
-        Ok(async move { rx.await.context("the writer dropped a change")? })
+    /// Queues `change` (changes are committed in queue order); `done` runs with its outcome
+    /// after the commit and the broadcast, or at once if the writer has stopped.
+    pub async fn enqueue(&self, change: Change, done: Done) {
+        if let Err(mpsc::error::SendError((_, done))) = self.jobs.send((change, done)).await {
+            done(Err(anyhow::anyhow!("the writer has stopped").into()));
+        }
     }
 }
 
@@ -106,7 +118,7 @@ impl WriterTask {
         durability: Durability,
         io: SocketIo,
     ) -> anyhow::Result<tokio::task::JoinHandle<()>> {
-        let mut conn = writes::open(path, durability)
+        let mut conn = crate::db::open_sync(path, durability)
             .with_context(|| format!("opening the writer's connection to {path}"))?;
         let (committed_tx, mut committed) = mpsc::unbounded_channel::<Vec<Committed>>();
         let mut jobs = self.jobs;
@@ -116,6 +128,11 @@ impl WriterTask {
                 let mut batch = Vec::with_capacity(MAX_BATCH);
                 while let Some(job) = jobs.blocking_recv() {
                     batch.push(job);
+                    // A send wakes this thread at once. When it shares a core with the async
+                    // workers, they are then stopped mid-burst and every batch is one change;
+                    // yielding first lets them queue the rest of the burst. With a free core,
+                    // it returns at once.
+                    std::thread::yield_now();
                     while batch.len() < MAX_BATCH {
                         match jobs.try_recv() {
                             Ok(job) => batch.push(job),
@@ -131,7 +148,7 @@ impl WriterTask {
             .context("starting the writer thread")?;
         Ok(tokio::spawn(async move {
             while let Some(batch) = committed.recv().await {
-                for (outcome, reply) in batch {
+                for (outcome, done) in batch {
                     let outcome = match outcome {
                         Ok((applied, Some(outgoing))) => {
                             broadcast(&io, &applied.message, outgoing).await;
@@ -140,15 +157,15 @@ impl WriterTask {
                         Ok((applied, None)) => Ok(applied),
                         Err(e) => Err(e),
                     };
-                    let _ = reply.send(outcome);
+                    done(outcome);
                 }
             }
         }))
     }
 }
 
-/// A committed change's outcome and who waits for it.
-type Committed = (Outcome, oneshot::Sender<Result<Applied>>);
+/// A committed change's outcome and what runs with it.
+type Committed = (Outcome, Done);
 
 /// A change's result: `Err` for a rule it broke (nothing written).
 type Outcome = Result<(Applied, Option<Outgoing>)>;
@@ -247,17 +264,18 @@ fn send(
     let client_id = client_id.map(ClientId::as_str);
     // The common case in two statements: the insert itself checks membership, the archive flag
     // and the `clientId` (its unique index); anything else takes the slow path below.
-    let Some(message) = writes::insert_message(conn, room, &author, text.as_str(), client_id)?
+    let Some(message) = store::insert_message(conn, room, &author, text.as_str(), client_id)?
     else {
         return refused_send(conn, me, room, client_id);
     };
-    writes::advance_seq(conn, room)?;
+    let seq = store::next_seq(conn, room)?;
+    debug_assert_eq!(seq, message.seq, "the insert took the room's next seq");
     let mut names = mentioned_usernames(text.as_str());
     names.truncate(MAX_MENTIONS);
     let mentioned = if names.is_empty() {
         Vec::new()
     } else {
-        writes::insert_mentions(conn, message.id, room, &names)?
+        store::insert_mentions(conn, message.id, room, &names)?
     };
     let outgoing = Outgoing {
         event: events::NewMessage::NAME,
@@ -281,7 +299,7 @@ fn refused_send(
     client_id: Option<&str>,
 ) -> rusqlite::Result<Outcome> {
     if let Some(client_id) = client_id
-        && let Some(message) = writes::find_by_client_id(conn, me.id, client_id)?
+        && let Some(message) = store::find_by_client_id(conn, me.id, client_id)?
     {
         let applied = Applied {
             message,
@@ -289,7 +307,7 @@ fn refused_send(
         };
         return Ok(Ok((applied, None)));
     }
-    Ok(match writes::membership_and_archived(conn, me.id, room)? {
+    Ok(match store::membership_and_archived(conn, me.id, room)? {
         None => Err(AppError::NotFound("No such room.".into())),
         Some((false, _)) => Err(AppError::Forbidden(
             "Join the room before sending to it.".into(),
@@ -309,7 +327,7 @@ fn edit(
     text: Option<&MessageText>,
 ) -> rusqlite::Result<Outcome> {
     let not_found = || Err(AppError::NotFound("No such message.".into()));
-    let Some(mut message) = writes::find_message(conn, id)? else {
+    let Some(mut message) = store::find_message(conn, id)? else {
         return Ok(not_found());
     };
     if message.deleted {
@@ -318,22 +336,22 @@ fn edit(
     if message.user.id != me.id && !me.is_admin() {
         return Ok(Err(AppError::Forbidden("That is not your message.".into())));
     }
-    let Some(archived) = writes::room_archived(conn, message.room_id)? else {
+    let Some(archived) = store::room_archived(conn, message.room_id)? else {
         return Ok(not_found());
     };
     if archived && !me.is_admin() {
         return Ok(Err(AppError::Forbidden("This room is archived.".into())));
     }
-    let seq = writes::next_seq(conn, message.room_id)?;
+    let seq = store::next_seq(conn, message.room_id)?;
     message.seq = seq;
     let event = match text {
         Some(text) => {
-            message.edited_at = Some(writes::update_message_text(conn, id, seq, text.as_str())?);
+            message.edited_at = Some(store::update_message_text(conn, id, seq, text.as_str())?);
             message.text = text.as_str().to_owned();
             events::MessageUpdated::NAME
         }
         None => {
-            writes::tombstone_message(conn, id, seq)?;
+            store::tombstone_message(conn, id, seq)?;
             message.text.clear();
             message.deleted = true;
             events::MessageDeleted::NAME

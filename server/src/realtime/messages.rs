@@ -19,16 +19,18 @@ pub async fn send_message(
     // The turn is taken first and held until the change is queued: sends keep arrival order.
     let turn = ticket.turn().await;
     reply
-        .run(
+        .run_then(
             &state,
             &me,
             Limit::Messages,
             p,
-            async |me, input: SendMessage| {
-                let applied = messages::send_message(&state, &me, input, turn).await?;
-                Ok(MessageAck {
-                    message: applied.message,
+            async |me, input: SendMessage, reply: Reply| {
+                messages::send_message_then(&state, &me, input, turn, move |outcome| {
+                    reply.finish(outcome.map(|applied| MessageAck {
+                        message: applied.message,
+                    }))
                 })
+                .await
             },
         )
         .await;

@@ -93,19 +93,47 @@ impl Reply {
         I: DeserializeOwned,
         O: Serialize,
     {
-        let result = async {
-            if limit == Limit::Events {
-                let budget = self.socket.extensions.get::<Arc<EventBudget>>();
-                if !budget.is_some_and(|b| b.try_take()) {
-                    return Err(AppError::RateLimited("Too many events; slow down.".into()));
-                }
-            }
-            let input: I = from_json_object(payload.map_err(AppError::malformed)?)?;
-            let me = auth::refresh_current(state, me).await?;
-            handle(me, input).await
-        }
-        .await;
+        let result = match self.admit(state, me, limit, payload).await {
+            Ok((me, input)) => handle(me, input).await,
+            Err(e) => Err(e),
+        };
         self.finish(result);
+    }
+
+    /// `run`, for a handler that replies itself (later, from another task): it gets the reply.
+    pub async fn run_then<I>(
+        self,
+        state: &AppState,
+        me: &CurrentUser,
+        limit: Limit,
+        payload: std::result::Result<Value, impl std::fmt::Display>,
+        handle: impl AsyncFnOnce(CurrentUser, I, Reply),
+    ) where
+        I: DeserializeOwned,
+    {
+        match self.admit(state, me, limit, payload).await {
+            Ok((me, input)) => handle(me, input, self).await,
+            Err(e) => self.finish::<()>(Err(e)),
+        }
+    }
+
+    /// The checks every event passes before its handler: the caller as of now, and the input.
+    async fn admit<I: DeserializeOwned>(
+        &self,
+        state: &AppState,
+        me: &CurrentUser,
+        limit: Limit,
+        payload: std::result::Result<Value, impl std::fmt::Display>,
+    ) -> Result<(CurrentUser, I)> {
+        if limit == Limit::Events {
+            let budget = self.socket.extensions.get::<Arc<EventBudget>>();
+            if !budget.is_some_and(|b| b.try_take()) {
+                return Err(AppError::RateLimited("Too many events; slow down.".into()));
+            }
+        }
+        let input: I = from_json_object(payload.map_err(AppError::malformed)?)?;
+        let me = auth::refresh_current(state, me).await?;
+        Ok((me, input))
     }
 
     /// Sends the ack, or the `error` event.

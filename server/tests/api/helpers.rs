@@ -504,10 +504,12 @@ impl TestSocket {
             .collect()
     }
 
-    /// Emits `event` with `payload` and waits for the ack body.
+    /// Emits `event` with `payload` and waits for the ack body. The ack's arrival is also
+    /// recorded among the events, as `ack:<event>`, so a test can see what came before it.
     pub async fn request(&self, event: &str, payload: Value) -> Value {
         let (tx, rx) = oneshot::channel();
         let tx = Arc::new(Mutex::new(Some(tx)));
+        let (seen, ack_name) = (self.seen.clone(), format!("ack:{event}"));
         self.client()
             .emit_with_ack(event.to_owned(), payload, WAIT, move |ack: Payload, _| {
                 if let Some(tx) = tx.lock().unwrap().take() {
@@ -516,6 +518,7 @@ impl TestSocket {
                         Value::Array(mut args) if args.len() == 1 => args.remove(0),
                         other => other,
                     };
+                    seen.push(ack_name.clone(), body.clone());
                     let _ = tx.send(body);
                 }
                 async {}.boxed()

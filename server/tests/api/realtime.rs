@@ -133,6 +133,39 @@ async fn a_retried_client_id_is_stored_once_and_not_broadcast_again() {
 }
 
 #[tokio::test]
+async fn the_sender_has_its_own_new_message_before_the_ack() {
+    let app = spawn_app().await;
+    let (_, _, room, a, _b) = two_members(&app).await;
+
+    let ack = send(&a, room, "broadcast first").await;
+
+    assert_eq!(ack["ok"], true, "{ack}");
+    let order: Vec<String> = a
+        .names()
+        .into_iter()
+        .filter(|n| n == "newMessage" || n == "ack:sendMessage")
+        .collect();
+    assert_eq!(order, ["newMessage", "ack:sendMessage"]);
+}
+
+#[tokio::test]
+async fn a_retry_is_answered_with_the_stored_message_even_when_rate_limited() {
+    let app = spawn_app_with(&[("MESSAGE_RATE", "1/1m")]).await;
+    let (_, _, room, a, _b) = two_members(&app).await;
+    let payload = json!({"roomId": room, "text": "once", "clientId": "c-9"});
+
+    let first = a.request("sendMessage", payload.clone()).await;
+    let retry = a.request("sendMessage", payload).await;
+    let another = send(&a, room, "over the limit").await;
+
+    assert_eq!(first["ok"], true, "{first}");
+    assert_eq!(retry["ok"], true, "{retry}");
+    assert_eq!(retry["message"]["id"], first["message"]["id"]);
+    assert_eq!(another["error"]["error"], "rate_limited", "{another}");
+    assert_eq!(message_rows(&app).await, 1);
+}
+
+#[tokio::test]
 async fn http_send_is_idempotent_too() {
     let app = spawn_app().await;
     let (ana, _, room, _a, _b) = two_members(&app).await;
