@@ -237,7 +237,7 @@ const med = (s) => (s && s.n ? s.median : null);
     r === null ? null : r >= 3, r !== null && r < 3 ? `${(3 / r).toFixed(2)}× short` : '');
   const p99 = med(R.p99?.a);
   target('fan-out to 1,000 members at 50 msgs/s: p99 < 50 ms', `${num(p99, 1)} ms (peer ${num(med(R.p99?.b), 1)} ms)`, p99 === null ? null : p99 < 50,
-    p99 >= 50 ? `${num(p99 - 50, 0)} ms over` : '');
+    p99 >= 50 ? `${num(p99 - 50, 1)} ms over` : '');
   const fr = R.dCpu?.r ?? null;
   target('fan-out: ≥ 2× the peer’s deliveries per server-CPU-second', `${fr === null ? '–' : fr.toFixed(2)}× (${num(med(R.dMs?.a), 2)} vs ${num(med(R.dMs?.b), 2)} ms per 1k deliveries)`,
     fr === null ? null : fr >= 2, fr !== null && fr < 2 ? `${(2 / fr).toFixed(2)}× short` : '');
@@ -264,7 +264,7 @@ const connGen = spread(results.filter((r) => r.scenario === 'connections').flatM
 p('## What limits these numbers');
 p();
 p(`- **A shared, noisy machine.** ${host.nproc} cores, and other work ran beside the benchmark (1-minute load average ${num(loadSpread.min, 1)}–${num(loadSpread.max, 1)}). Pinning puts each process on its own core but does not keep other processes off those cores, so wall-clock rates and latencies swing from run to run (see the min–max ranges). The CPU-per-operation figures are much steadier, which is why the ratios use them.`);
-p(`- **The load generator.** It is Node.js on one core (four worker threads sharing core 0). While handshaking it used ${num(connGen.median, 0)} % of its core (median), so the handshakes/s row measures the client library as much as either server: compare CPU per handshake instead. In the fan-out it used ${num(genPct('fanout'), 0)} % of its core to receive ${num(param('fanout', 'rate') * param('fanout', 'members'), 0)} deliveries/s; its event-loop delay (p99 ${num(med(stat('ours', 'fanout', 'generator.loop_delay_ms.p99')), 0)} ms with ours, ${num(med(stat('peer', 'fanout', 'generator.loop_delay_ms.p99')), 0)} ms with the peer) is part of every latency figure, for both servers alike. In the throughput runs it used ${num(genPct('throughput'), 0)} % (ours) / ${num(med(stat('peer', 'throughput', 'generator.cpu_pct_send_phase')), 0)} % (peer).`);
+p(`- **The load generator.** It is Node.js on one core (four worker threads sharing core 0; one for the fan-out, where four added each other’s time slices to every latency sample). While handshaking it used ${num(connGen.median, 0)} % of its core (median), so the handshakes/s row measures the client library as much as either server: compare CPU per handshake instead. In the fan-out it used ${num(genPct('fanout'), 0)} % of its core to receive ${num(param('fanout', 'rate') * param('fanout', 'members'), 0)} deliveries/s; its event-loop delay (p99 ${num(med(stat('ours', 'fanout', 'generator.loop_delay_ms.p99')), 0)} ms with ours, ${num(med(stat('peer', 'fanout', 'generator.loop_delay_ms.p99')), 0)} ms with the peer) is part of every latency figure, for both servers alike. In the throughput runs it used ${num(genPct('throughput'), 0)} % (ours) / ${num(med(stat('peer', 'throughput', 'generator.cpu_pct_send_phase')), 0)} % (peer).`);
 p('- **fsync.** WAL with `synchronous=NORMAL` does not fsync on commit (only at checkpoints), for both servers; a commit costs a write to the WAL file in the page cache. With `FULL`, every commit would add an fsync, and batching commits (ours: one transaction per batch of queued messages) would matter far more than here.');
 p(`- **Short runs.** Durations are scaled down to keep \`make bench\` near ${spanMin} minutes: 10 s of sending, 5 s of holding. Steady-state effects that take longer (WAL growth and checkpoints, allocator fragmentation) are under-represented.`);
 p();
@@ -273,26 +273,35 @@ p();
 
 p('## Where the targets are missed: why, and what would close it');
 p();
-p('From the figures above, the context switches counted in `/proc/<pid>/task/*/status` during each phase, a `perf record -g` profile of ours taken during a throughput run of the first version, and a reading of the Socket.IO stack’s sources.');
+p('From the figures above, the context switches counted in `/proc/<pid>/task/*/status` during each phase, `perf record -g` profiles of ours taken during throughput and fan-out runs, and a reading of the Socket.IO stack’s sources.');
 p();
 const missed = (prefix) => T.some((t) => t.name.startsWith(prefix) && t.ok === false);
 if (missed('≥ 10,000') || missed('throughput: ≥ 2×')) {
   const ackMs = med(R.aMs?.a);
   const perCore = med(R.aCpu?.a);
   p('**Acked messages (throughput).** The first version of this report measured 147 ms of server CPU per 1k acks');
-  p('and 12.5 context switches per ack (peer 157 ms, 0.1): sqlx runs every SQLite statement on a worker thread');
-  p('reached through a channel (two thread switches per statement), and every event re-read its sender’s session');
-  p('from the database. Two changes since: the writer commits each batch on a thread of its own over a');
-  p('synchronous SQLite connection (rusqlite, prepared statements cached), and the per-event session check is');
-  p('served from memory, invalidated by every commit that can change it (logout, logout-all, password change,');
-  p(`ban, role change). Now: ${num(ackMs, 1)} ms per 1k acks and ${num(med(R.aCtx?.a), 1)} context switches per ack, i.e. ${num(perCore, 0)} acks per`);
-  p(`second of a whole core${perCore >= 10000 ? ' (the 10,000/s target is within one core; the wall-clock rate is lower because the server did not get its whole core on this shared machine)' : ''}.`);
-  p('What is left per ack is Socket.IO work, not SQL: decoding the event, its handler in a task of its own');
-  p('(socketioxide spawns one per event), the ack, and one WebSocket frame per room member (4 here), each a');
-  p('`write` whose loopback TCP processing, receiving side included, the kernel charges to the sending');
-  p('process. The peer pays the same per frame, in one thread with no task wake-ups. Closing the rest of');
-  p('the 2× means fewer wake-ups and copies per packet inside socketioxide/engineioxide (a task per event, a');
-  p('writer task per socket, the frame copied twice on its way out): below the application.');
+  p('and 12.5 context switches per ack (peer 157 ms, 0.1). Changes since, each measured with `perf record`:');
+  p('the writer commits each batch on a thread of its own over a synchronous SQLite connection (sqlx ran every');
+  p('statement on a worker thread reached through a channel); the per-event session check is served from');
+  p('memory, invalidated by every commit that can change it; the WAL is checkpointed every 4,000 pages instead');
+  p('of 1,000 (checkpoints were 9 % of the samples, inside the writer’s commits); and the ack of a sent message');
+  p('now leaves from the writer’s broadcasting task right after the broadcast, in the same WebSocket flush as');
+  p('the sender’s own copy of the message, instead of from the handler’s task after a wake-up and a write of');
+  p(`its own. Now: ${num(ackMs, 1)} ms per 1k acks and ${num(med(R.aCtx?.a), 1)} context switches per ack, i.e. ${num(perCore, 0)} acks per`);
+  p(`second of a whole core${perCore >= 10000 ? ' (the 10,000/s target is within one core; a lower wall-clock rate means the server did not get its whole core on this shared machine, or the load tool saturated)' : ''}.`);
+  p('What is left per ack, from the last profile: SQLite on the writer thread, about 45 % of the server’s');
+  p('samples. Each message dirties a leaf page in each of three indexes that are scattered by room or by user');
+  p('(`(room_id, seq)` for catch-up, `(room_id, id)` for history, `(user_id, client_id)` for idempotency), and');
+  p('each dirty page is a WAL frame at commit; the peer keeps no room log and two indexes. `write` syscalls are');
+  p('about a quarter: one WebSocket frame per room member, 4 here, whose loopback TCP processing, receiving');
+  p('side included, the kernel charges to the sending process, as it does for the peer. Decoding events and');
+  p('spawning their handler tasks (socketioxide spawns one per event) are about 10 %; the application’s own');
+  p('code a few percent. Tried, no gain: a 1 KiB page size (fewer bytes per WAL frame; the cost is per frame).');
+  p('A small one kept: the writer yields once before draining its queue, so that on a shared core the async');
+  p('worker queues a whole burst first (0.36 → 0.24–0.30 context switches per ack, +1–3 %). The ratio also');
+  p('moves with the machine: on a quiet stretch ours reached 15,000–16,200 acks per CPU-second.');
+  p('What would close the rest: one index serving both catch-up and history (one scattered page per message');
+  p('fewer), and fewer wake-ups and copies per packet inside socketioxide/engineioxide.');
   p();
 }
 if (missed('handshakes')) {
@@ -314,9 +323,10 @@ if (missed('10,000 connected')) {
   p('handshake’s request parts, the split WebSocket stream and its buffers (the read buffer already starts');
   p('at 1 KiB: `ws_read_buffer_size(1024)`, 31.3 → 29.2 KB), and the per-socket handler table. The');
   p('application’s own state (its extensions and the `user:`/`session:`/`room:N` rooms) is a few hundred bytes.');
-  p('Tried and measured, no gain: mimalloc (39 KB per socket), and owned copies of the handshake’s URI and');
-  p('headers so hyper’s 8 KiB read buffer could not stay pinned (29.0 vs 29.5 KB; reverted). Closing it needs');
-  p('changes in engineioxide (a lazily allocated channel, fewer tasks per socket), not in the application.');
+  p('Tried and measured, no gain: mimalloc (39 KB per socket), jemalloc (34 KB), one glibc malloc arena');
+  p('(28.9 KB), and owned copies of the handshake’s URI and headers so hyper’s 8 KiB read buffer could not');
+  p('stay pinned (29.0 vs 29.5 KB; reverted). Closing it needs changes in engineioxide (a lazily allocated');
+  p('channel, fewer tasks per socket), not in the application.');
   p();
 }
 if (med(R.rssBase?.a) > 200) {
@@ -338,19 +348,24 @@ if (missed('fan-out to 1,000')) {
   p('work that is already enough for queues to form. The receiving side is one Node.js core decoding 50,000');
   p(`Socket.IO packets per second at ${num(genPct('fanout'), 0)} % of its core, with event-loop delays (p99 above) that add directly to`);
   const p99r = R.p99?.r;
-  p(`every latency sample, for both servers. Under the same conditions ours has a ${p99r ? (p99r < 1 ? num(1 / p99r, 1) + '× lower' : num(p99r, 1) + '× higher') : '–'} p99 than the peer;`);
-  p('proving < 50 ms needs a quiet machine and a load generator that is not near saturation (more');
-  p('cores for it, or the members spread over several generator processes on other cores).');
+  p(`every latency sample, for both servers. Under the same conditions ours has a ${p99r ? (p99r < 1 ? num(1 / p99r, 1) + '× lower' : num(p99r, 1) + '× higher') : '–'} p99 than the peer.`);
+  p('The load tool cannot receive faster: decoding 1,000 Socket.IO packets takes it about 19 ms of its core per');
+  p('message, so the last member of each fan-out gets its copy at least that long after the first, on top of');
+  p(`the server’s own spread (about ${num(ms, 0)} ms of CPU to write 1,000 frames). Proving < 50 ms needs a load tool`);
+  p('with more than one core (the members spread over generator processes on other cores).');
   p();
 }
 if (missed('fan-out: ≥ 2×')) {
   p('**Fan-out CPU.** Per delivery, the cost is socketioxide’s broadcast: the event is serialised once, then');
   p('each recipient costs a push into its channel, a wake-up of its writer task, two copies of the frame (into');
   p('a `String`, then into tungstenite’s write buffer) and one `write` syscall, whose loopback TCP processing,');
-  p('the receiving side included, the kernel charges to the server. The peer makes the same syscall per socket.');
-  p('TOOLCHAIN.md put the bare stack at about 1.4× the peer in this test, so the application adds little and 2×');
-  p('needs work below it: fewer wake-ups and copies per delivery in engineioxide, or for very large rooms one');
-  p('encoded frame written to every socket.');
+  p('the receiving side included, the kernel charges to the server. A `perf record` of ours in this scenario:');
+  p('58 % of the server’s samples are inside that `write`, 11 % in socketioxide’s broadcast loop, and the');
+  p('application (commit, serialising the message once) a few percent. The peer makes the same syscall per');
+  p('socket, so even with no user-space cost at all ours would reach only about 2.1× the peer. TOOLCHAIN.md put');
+  p('the bare stack at about 1.4× the peer in this test; closing to 2× needs fewer syscalls per delivery');
+  p('(several events per frame, which at 50 msgs/s means delaying them) or a cheaper kernel path than');
+  p('loopback TCP, not application changes.');
   p();
 }
 if (missed('reconnect')) {
@@ -360,13 +375,10 @@ if (missed('reconnect')) {
   const hs = med(stat('ours', 'reconnect', 'result.reconnected_ms.max'));
   p(`**Reconnect storm.** The storm cost ours about ${num(storm, 0)} ms of server CPU (${num(storm / 1000, 1)} ms per client) and ${num(ctx, 0)}`);
   p(`context switches, with the load tool at ${num(gen, 0)} % of its core; the last of the 1,000 handshakes finished after`);
-  p(`${num(hs / 1000, 1)} s (median of the runs). Each client costs a handshake (two database reads) and two \`joinRoom\``);
-  p('pages; a `joinRoom` reads the read marker, the changes since `seq` (500 messages serialised into the ack),');
-  p('the member list and the presence through sqlx, which hands every row from its worker thread to the');
-  p('async side through a channel: a page of 500 messages costs about a thousand thread switches, which is');
-  p('where the context switches above come from (two pages per client). Reading catch-up pages over a');
-  p('synchronous connection, as the writer now does for writes, would remove most of them. The machine was');
-  p('also busier than in the first report’s run, when the storm took 4.50 s (load average in the header).');
+  p(`${num(hs / 1000, 1)} s (median of the runs). Each client costs a handshake and two \`joinRoom\` pages of up`);
+  p('to 500 messages. Catch-up pages are read over synchronous SQLite connections now (`db::Readers`, one');
+  p('thread switch per page; through sqlx every row crossed threads, 0.5–1M switches per storm); what is left');
+  p('is serialising those pages and the load tool parsing them, and the load tool’s core is the busier one.');
   p();
 }
 if (!T.some((t) => t.ok === false)) p('Every target is met.');
