@@ -80,6 +80,10 @@ pub struct Chat {
     read_due: StoredValue<std::collections::HashSet<RoomId>>,
     #[cfg(feature = "hydrate")]
     connected_before: StoredValue<bool>,
+    /// Rooms being opened, with the live events that arrived before their log did. Held, not
+    /// dropped: the server joins the socket to the room before reading the history, so a message
+    /// sent meanwhile may reach the page before the history does, and only live.
+    opening: StoredValue<HashMap<RoomId, Vec<Message>>>,
 }
 
 impl Default for Chat {
@@ -119,6 +123,7 @@ impl Chat {
             read_due: StoredValue::new(Default::default()),
             #[cfg(feature = "hydrate")]
             connected_before: StoredValue::new(false),
+            opening: StoredValue::new(HashMap::new()),
         }
     }
 
@@ -151,6 +156,13 @@ impl Chat {
         if let Some(client_id) = message.client_id.as_ref().filter(|_| mine) {
             self.settle_pending(client_id);
         }
+        let mut held = Some(message);
+        self.opening.update_value(|opening| {
+            if let Some(early) = opening.get_mut(&room) {
+                early.extend(held.take());
+            }
+        });
+        let Some(message) = held else { return };
         let outcome = self
             .logs
             .try_update(|logs| logs.get_mut(&room).map(|log| log.apply(message.clone())));
@@ -471,8 +483,16 @@ mod browser {
                 return;
             }
             let Some(socket) = self.socket() else { return };
+            let mut already = false;
+            self.opening.update_value(|opening| {
+                already = opening.contains_key(&room);
+                opening.entry(room).or_default();
+            });
+            if already {
+                return;
+            }
             spawn_local(async move {
-                match socket
+                let answer = socket
                     .emit(
                         &JoinRoom {
                             room_id: room,
@@ -480,8 +500,12 @@ mod browser {
                         },
                         ACK_TIMEOUT_MS,
                     )
-                    .await
-                {
+                    .await;
+                let mut early = Vec::new();
+                self.opening.update_value(|opening| {
+                    early = opening.remove(&room).unwrap_or_default();
+                });
+                match answer {
                     Ok(ack) => {
                         let mut log = RoomLog {
                             last_seq: ack.room.last_seq,
@@ -500,6 +524,10 @@ mod browser {
                         self.mark_read(room);
                     }
                     Err(e) => self.notice.set(Some(e.to_string())),
+                }
+                // Now the log is there: what the history already holds is `Seen`, a gap catches up.
+                for message in early {
+                    self.apply_message(message);
                 }
             });
         }

@@ -127,3 +127,52 @@ test('a message typed while offline survives a page reload and is sent once', as
   await expect(messages(ana.page)).toHaveText(['typed offline']);
   await expect(ana.page.locator('.pending')).toHaveCount(0);
 });
+
+test('a message sent while a room is loading is shown, once', async ({ browser }) => {
+  const lobbyName = unique('lobby');
+  const lobby = await createRoom(lobbyName);
+  const roomName = unique('early');
+  const room = await createRoom(roomName);
+  const ana = await newUser(browser, 'ana');
+  const bob = await newUser(browser, 'bob');
+  await openRoom(bob.page, room);
+  await say(bob.page, 'before');
+  await expect(messages(bob.page)).toHaveText(['before']);
+
+  // The server joins ana's socket to the room, then reads the history: a message sent in
+  // between reaches her live before the history does. Force that order by holding back the
+  // answer to her joinRoom (an ack carrying "online") until bob's live message has gone by.
+  let upgraded = false;
+  let holding = false;
+  let liveSeen = false;
+  let release = () => {};
+  const released = new Promise<void>((resolve) => (release = resolve));
+  await ana.page.routeWebSocket(/\/socket\.io\//, (ws) => {
+    const server = ws.connectToServer();
+    ws.onMessage((frame) => {
+      if (frame === '5') upgraded = true;
+      server.send(frame);
+    });
+    server.onMessage(async (frame) => {
+      const text = typeof frame === 'string' ? frame : '';
+      if (/^43\d+\[/.test(text) && text.includes('"online"') && text.includes(`"${roomName}"`)) {
+        holding = true;
+        await released;
+      }
+      if (text.includes('during the load')) liveSeen = true;
+      ws.send(frame);
+    });
+  });
+  // Start elsewhere so that the socket is on WebSocket before the room is opened.
+  await openRoom(ana.page, lobby);
+  await expect.poll(() => upgraded).toBe(true);
+  await ana.page.locator('.room-link', { hasText: roomName }).click();
+  await expect.poll(() => holding).toBe(true);
+  await say(bob.page, 'during the load');
+  await expect.poll(() => liveSeen).toBe(true);
+  release();
+
+  await expect(messages(ana.page)).toHaveText(['before', 'during the load']);
+  await say(bob.page, 'after');
+  await expect(messages(ana.page)).toHaveText(['before', 'during the load', 'after']);
+});
