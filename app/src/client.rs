@@ -523,6 +523,9 @@ mod browser {
                         self.update_room(room, |r| r.member = Some(true));
                         self.mark_read(room);
                     }
+                    // The connection dropped (the client fails pending acks at once): not an
+                    // error to show, `on_connected` opens the room again.
+                    Err(EmitError::Timeout) if !socket.is_connected() => {}
                     Err(e) => self.notice.set(Some(e.to_string())),
                 }
                 // Now the log is there: what the history already holds is `Seen`, a gap catches up.

@@ -176,3 +176,45 @@ test('a message sent while a room is loading is shown, once', async ({ browser }
   await say(bob.page, 'after');
   await expect(messages(ana.page)).toHaveText(['before', 'during the load', 'after']);
 });
+
+test('a room still loading when the connection drops loads after the reconnect', async ({ browser }) => {
+  const lobby = await createRoom(unique('lobby'));
+  const roomName = unique('cutload');
+  const room = await createRoom(roomName);
+  const ana = await newUser(browser, 'ana');
+  const bob = await newUser(browser, 'bob');
+  await openRoom(bob.page, room);
+  await say(bob.page, 'before');
+  await expect(messages(bob.page)).toHaveText(['before']);
+
+  // The answer to ana's joinRoom is lost with her connection: once the socket reconnects, the
+  // page must ask again.
+  let upgraded = false;
+  let dropped = false;
+  await ana.page.routeWebSocket(/\/socket\.io\//, (ws) => {
+    const server = ws.connectToServer();
+    ws.onMessage((frame) => {
+      if (frame === '5') upgraded = true;
+      server.send(frame);
+    });
+    server.onMessage((frame) => {
+      const text = typeof frame === 'string' ? frame : '';
+      if (!dropped && /^43\d+\[/.test(text) && text.includes('"online"') && text.includes(`"${roomName}"`)) {
+        dropped = true;
+        void ws.close();
+        void server.close();
+        return;
+      }
+      ws.send(frame);
+    });
+  });
+  await openRoom(ana.page, lobby);
+  await expect.poll(() => upgraded).toBe(true);
+  await ana.page.locator('.room-link', { hasText: roomName }).click();
+  await expect.poll(() => dropped).toBe(true);
+
+  await expect(messages(ana.page)).toHaveText(['before']);
+  await expect(ana.page.getByTestId('connection')).toHaveText('Connected');
+  // The lost request failed when the connection dropped: not an error to show the user.
+  await expect(ana.page.getByRole('alert').filter({ hasText: /\w/ })).toHaveCount(0);
+});
