@@ -70,6 +70,16 @@ pub enum Durability {
     Full,
 }
 
+impl Durability {
+    /// The value of SQLite's `synchronous` pragma, for every connection the server opens.
+    pub fn synchronous(self) -> &'static str {
+        match self {
+            Durability::Normal => "NORMAL",
+            Durability::Full => "FULL",
+        }
+    }
+}
+
 /// Everything the server reads from its environment.
 #[derive(Debug, Clone)]
 pub struct Config {

@@ -4,7 +4,7 @@
 
 use crate::config::Durability;
 use anyhow::Context;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
 use sqlx::{Sqlite, SqlitePool, Transaction};
 use std::str::FromStr;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -22,10 +22,7 @@ pub async fn connect(url: &str, durability: Durability) -> anyhow::Result<Sqlite
         .with_context(|| format!("DATABASE_URL {url:?} is not a SQLite URL"))?
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
-        .synchronous(match durability {
-            Durability::Normal => SqliteSynchronous::Normal,
-            Durability::Full => SqliteSynchronous::Full,
-        })
+        .pragma("synchronous", durability.synchronous())
         .foreign_keys(true)
         .pragma("wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES.to_string())
         // Writers queue behind each other (begin_write) rather than fail "database is locked".
@@ -70,14 +67,7 @@ pub fn open_sync(path: &str, durability: Durability) -> rusqlite::Result<rusqlit
     conn.busy_timeout(Duration::from_secs(10))?;
     conn.pragma_update(None, "foreign_keys", true)?;
     conn.pragma_update(None, "wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES)?;
-    conn.pragma_update(
-        None,
-        "synchronous",
-        match durability {
-            Durability::Normal => "NORMAL",
-            Durability::Full => "FULL",
-        },
-    )?;
+    conn.pragma_update(None, "synchronous", durability.synchronous())?;
     conn.set_prepared_statement_cache_capacity(32);
     Ok(conn)
 }
@@ -137,5 +127,32 @@ impl Readers {
         let conn = open_sync(&self.path, Durability::Normal)?;
         conn.pragma_update(None, "query_only", true)?;
         Ok(conn)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `SQLITE_SYNCHRONOUS` must reach both kinds of connection: the pool and the writer's.
+    #[tokio::test]
+    async fn every_connection_gets_the_configured_durability() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("durability.db");
+        for (durability, expected) in [(Durability::Full, 2), (Durability::Normal, 1)] {
+            let url = format!("sqlite://{}", path.display());
+            let pool = connect(&url, durability).await.unwrap();
+            let pooled: i64 = sqlx::query_scalar("PRAGMA synchronous")
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+            let file = file_path(&pool).await.unwrap();
+            let sync = open_sync(&file, durability).unwrap();
+            let direct: i64 = sync
+                .query_row("PRAGMA synchronous", [], |row| row.get(0))
+                .unwrap();
+            assert_eq!((pooled, direct), (expected, expected), "{durability:?}");
+            pool.close().await;
+        }
     }
 }
