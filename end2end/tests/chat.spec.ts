@@ -1,4 +1,4 @@
-import { test, expect, Page } from '@playwright/test';
+import { test, expect, Browser, Page } from '@playwright/test';
 import { createRoom, messages, newUser, openRoom, say, unique } from './helpers';
 
 test('two users in one room see each other live, in order, once', async ({ browser }) => {
@@ -128,10 +128,19 @@ test('a message typed while offline survives a page reload and is sent once', as
   await expect(ana.page.locator('.pending')).toHaveCount(0);
 });
 
-test('a message sent while a room is loading is shown, once', async ({ browser }) => {
-  const lobbyName = unique('lobby');
-  const lobby = await createRoom(lobbyName);
-  const roomName = unique('early');
+/**
+ * Bob has said 'before' in a new room; ana, connected over WebSocket from another room, opens it.
+ * Every frame the server sends ana goes through `onFrame` first: it is forwarded when that
+ * resolves to true. `isJoinAnswer` marks the answer to her joinRoom of that room (an ack carrying
+ * the room's name and "online"); `cut` closes her connection on both sides. Returns once ana has
+ * clicked the room.
+ */
+async function openRoomThrough(
+  browser: Browser,
+  onFrame: (frame: string, isJoinAnswer: boolean, cut: () => void) => Promise<boolean> | boolean,
+) {
+  const lobby = await createRoom(unique('lobby'));
+  const roomName = unique('loading');
   const room = await createRoom(roomName);
   const ana = await newUser(browser, 'ana');
   const bob = await newUser(browser, 'bob');
@@ -139,34 +148,46 @@ test('a message sent while a room is loading is shown, once', async ({ browser }
   await say(bob.page, 'before');
   await expect(messages(bob.page)).toHaveText(['before']);
 
-  // The server joins ana's socket to the room, then reads the history: a message sent in
-  // between reaches her live before the history does. Force that order by holding back the
-  // answer to her joinRoom (an ack carrying "online") until bob's live message has gone by.
   let upgraded = false;
-  let holding = false;
-  let liveSeen = false;
-  let release = () => {};
-  const released = new Promise<void>((resolve) => (release = resolve));
   await ana.page.routeWebSocket(/\/socket\.io\//, (ws) => {
     const server = ws.connectToServer();
     ws.onMessage((frame) => {
       if (frame === '5') upgraded = true;
       server.send(frame);
     });
+    const cut = () => {
+      void ws.close();
+      void server.close();
+    };
     server.onMessage(async (frame) => {
       const text = typeof frame === 'string' ? frame : '';
-      if (/^43\d+\[/.test(text) && text.includes('"online"') && text.includes(`"${roomName}"`)) {
-        holding = true;
-        await released;
-      }
-      if (text.includes('during the load')) liveSeen = true;
-      ws.send(frame);
+      const isJoinAnswer = /^43\d+\[/.test(text) && text.includes('"online"') && text.includes(`"${roomName}"`);
+      if (await onFrame(text, isJoinAnswer, cut)) ws.send(frame);
     });
   });
   // Start elsewhere so that the socket is on WebSocket before the room is opened.
   await openRoom(ana.page, lobby);
   await expect.poll(() => upgraded).toBe(true);
   await ana.page.locator('.room-link', { hasText: roomName }).click();
+  return { ana, bob };
+}
+
+test('a message sent while a room is loading is shown, once', async ({ browser }) => {
+  // The server joins ana's socket to the room, then reads the history: a message sent in
+  // between reaches her live before the history does. Force that order by holding back the
+  // answer to her joinRoom until bob's live message has gone by.
+  let holding = false;
+  let liveSeen = false;
+  let release = () => {};
+  const released = new Promise<void>((resolve) => (release = resolve));
+  const { ana, bob } = await openRoomThrough(browser, async (text, isJoinAnswer) => {
+    if (isJoinAnswer) {
+      holding = true;
+      await released;
+    }
+    if (text.includes('during the load')) liveSeen = true;
+    return true;
+  });
   await expect.poll(() => holding).toBe(true);
   await say(bob.page, 'during the load');
   await expect.poll(() => liveSeen).toBe(true);
@@ -178,39 +199,15 @@ test('a message sent while a room is loading is shown, once', async ({ browser }
 });
 
 test('a room still loading when the connection drops loads after the reconnect', async ({ browser }) => {
-  const lobby = await createRoom(unique('lobby'));
-  const roomName = unique('cutload');
-  const room = await createRoom(roomName);
-  const ana = await newUser(browser, 'ana');
-  const bob = await newUser(browser, 'bob');
-  await openRoom(bob.page, room);
-  await say(bob.page, 'before');
-  await expect(messages(bob.page)).toHaveText(['before']);
-
   // The answer to ana's joinRoom is lost with her connection: once the socket reconnects, the
   // page must ask again.
-  let upgraded = false;
   let dropped = false;
-  await ana.page.routeWebSocket(/\/socket\.io\//, (ws) => {
-    const server = ws.connectToServer();
-    ws.onMessage((frame) => {
-      if (frame === '5') upgraded = true;
-      server.send(frame);
-    });
-    server.onMessage((frame) => {
-      const text = typeof frame === 'string' ? frame : '';
-      if (!dropped && /^43\d+\[/.test(text) && text.includes('"online"') && text.includes(`"${roomName}"`)) {
-        dropped = true;
-        void ws.close();
-        void server.close();
-        return;
-      }
-      ws.send(frame);
-    });
+  const { ana } = await openRoomThrough(browser, (_text, isJoinAnswer, cut) => {
+    if (!isJoinAnswer || dropped) return true;
+    dropped = true;
+    cut();
+    return false;
   });
-  await openRoom(ana.page, lobby);
-  await expect.poll(() => upgraded).toBe(true);
-  await ana.page.locator('.room-link', { hasText: roomName }).click();
   await expect.poll(() => dropped).toBe(true);
 
   await expect(messages(ana.page)).toHaveText(['before']);
