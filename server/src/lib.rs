@@ -13,6 +13,7 @@ pub mod limits;
 pub mod messages;
 pub mod realtime;
 pub mod rooms;
+pub mod serve;
 pub mod startup;
 pub mod state;
 pub mod telemetry;

@@ -12,7 +12,6 @@ use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::serve::ListenerExt;
 use leptos::config::LeptosOptions;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use socketioxide::SocketIo;
@@ -93,20 +92,24 @@ impl Application {
             crate::admin::dashboard::spawn_pusher(state.clone()),
         ];
 
-        let router = router(state.clone()).layer(
-            ServiceBuilder::new()
-                .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
-                .layer(TraceLayer::new_for_http())
-                .layer(PropagateRequestIdLayer::x_request_id())
-                .layer(CompressionLayer::new())
-                // Socket.IO owns /socket.io/ and sits outside the timeout: a long-polling GET
-                // legitimately waits, and a WebSocket lives for hours.
-                .layer(socket_layer)
-                .layer(TimeoutLayer::with_status_code(
-                    StatusCode::REQUEST_TIMEOUT,
-                    REQUEST_TIMEOUT,
-                )),
-        );
+        let router = router(state.clone())
+            .layer(
+                ServiceBuilder::new()
+                    .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+                    .layer(TraceLayer::new_for_http())
+                    .layer(PropagateRequestIdLayer::x_request_id())
+                    .layer(CompressionLayer::new())
+                    .layer(TimeoutLayer::with_status_code(
+                        StatusCode::REQUEST_TIMEOUT,
+                        REQUEST_TIMEOUT,
+                    )),
+            )
+            // Socket.IO owns /socket.io/ and comes first, outside the timeout: a long-polling GET
+            // legitimately waits, and a WebSocket lives for hours. It also skips the request ID,
+            // tracing and compression layers: Socket.IO keeps each socket's handshake request for
+            // the socket's whole life, and the request ID header alone made that copy grow by
+            // about 1.2 KB per socket (BENCHMARKS.md).
+            .layer(socket_layer);
         Ok(Self {
             listener,
             address,
@@ -132,19 +135,10 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let io = self.state.io.clone();
-        // Without TCP_NODELAY, small Socket.IO frames (acks) wait for Nagle / delayed ACK.
-        let listener = self.listener.tap_io(|tcp| {
-            let _ = tcp.set_nodelay(true);
-        });
-        axum::serve(
-            listener,
-            self.router
-                .into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move {
+        crate::serve::serve_until(self.listener, self.router, async move {
             shutdown.await;
             tracing::info!("shutting down: closing sockets");
-            // Open WebSockets would otherwise keep the graceful shutdown waiting forever.
+            // Open WebSockets would otherwise keep their clients waiting for a close.
             io.close().await;
         })
         .await?;

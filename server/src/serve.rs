@@ -1,0 +1,109 @@
+//! The accept loop: every connection is served as HTTP/1.1 (with upgrades, for WebSockets) until
+//! shutdown, then the server waits for the requests in flight.
+//!
+//! This does what `axum::serve` does, with one difference that matters for memory. `axum::serve`
+//! uses hyper-util's auto builder. That builder first reads 24 bytes to tell HTTP/1 from HTTP/2
+//! and hands them back to hyper, so hyper's 8 KiB read buffer starts with those bytes. It then
+//! doubles to 16 KiB to make room for the rest of the request head. The parsed head keeps that
+//! buffer alive, and Socket.IO keeps each WebSocket's handshake request (hence the buffer) for the
+//! socket's whole life. The server speaks only HTTP/1.1 anyway, so the connections here go
+//! straight to hyper's HTTP/1 server and the buffer stays at 8 KiB (BENCHMARKS.md, memory per
+//! socket).
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use std::future::Future;
+use std::pin::pin;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tower::ServiceExt;
+
+/// A client that sends its request head this slowly is disconnected (slowloris).
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Serves `router` on `listener` until `shutdown` completes. Then it stops accepting, asks every
+/// connection to finish its current request and close, and returns once they all have.
+/// Upgraded connections (WebSockets) are no longer HTTP connections: the caller closes those.
+pub async fn serve_until(
+    listener: TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    // `stop_tx` tells the connections to wind down; each holds a `done_rx`, so
+    // `done_tx.closed()` completes when the last one has gone.
+    let (stop_tx, stop_rx) = watch::channel(());
+    let (done_tx, done_rx) = watch::channel(());
+    let mut shutdown = pin!(shutdown);
+    let mut http = http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT);
+    loop {
+        let (tcp, remote) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    pause_after_accept_error(error).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        // Without TCP_NODELAY, small Socket.IO frames (acks) wait for Nagle / delayed ACK.
+        let _ = tcp.set_nodelay(true);
+        let service = router
+            .clone()
+            .map_request(move |request: axum::http::Request<Incoming>| {
+                let mut request = request.map(Body::new);
+                request.extensions_mut().insert(ConnectInfo(remote));
+                request
+            });
+        let connection = http
+            .serve_connection(TokioIo::new(tcp), TowerToHyperService::new(service))
+            .with_upgrades();
+        let mut stop = stop_rx.clone();
+        let done = done_rx.clone();
+        tokio::spawn(async move {
+            let mut connection = pin!(connection);
+            tokio::select! {
+                result = connection.as_mut() => log_connection_end(result),
+                _ = stop.changed() => {
+                    connection.as_mut().graceful_shutdown();
+                    log_connection_end(connection.await);
+                }
+            }
+            drop(done);
+        });
+    }
+    drop(listener);
+    // Every connection sees `changed()` complete (with an error) once the sender is gone.
+    drop(stop_tx);
+    drop(done_rx);
+    done_tx.closed().await;
+    Ok(())
+}
+
+fn log_connection_end(result: hyper::Result<()>) {
+    if let Err(error) = result {
+        tracing::debug!(%error, "connection ended with an error");
+    }
+}
+
+/// A failed `accept` that concerns one connection (reset before it was accepted) is skipped.
+/// Anything else, e.g. out of file descriptors, would fail again at once, so wait a moment first.
+async fn pause_after_accept_error(error: std::io::Error) {
+    use std::io::ErrorKind::{ConnectionAborted, ConnectionRefused, ConnectionReset};
+    if matches!(
+        error.kind(),
+        ConnectionAborted | ConnectionRefused | ConnectionReset
+    ) {
+        return;
+    }
+    tracing::error!(%error, "accepting a connection failed");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+}
