@@ -10,31 +10,40 @@
 //! straight to hyper's HTTP/1 server and the buffer stays at 8 KiB (BENCHMARKS.md, memory per
 //! socket).
 
-use axum::Router;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
+use axum::http::{Request, Response};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
+use std::convert::Infallible;
 use std::future::Future;
 use std::pin::pin;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tower::ServiceExt;
+use tower::{Service, ServiceExt};
 
 /// A client that sends its request head this slowly is disconnected (slowloris).
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Serves `router` on `listener` until `shutdown` completes. Then it stops accepting, asks every
+/// Serves `app` on `listener` until `shutdown` completes. Then it stops accepting, asks every
 /// connection to finish its current request and close, and returns once they all have.
 /// Upgraded connections (WebSockets) are no longer HTTP connections: the caller closes those.
-pub async fn serve_until(
+/// Every request carries the client's address as `ConnectInfo<SocketAddr>`.
+pub async fn serve_until<S, B>(
     listener: TcpListener,
-    router: Router,
+    app: S,
     shutdown: impl Future<Output = ()>,
-) -> std::io::Result<()> {
+) -> std::io::Result<()>
+where
+    S: Service<Request<Body>, Response = Response<B>, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    B: hyper::body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     // `stop_tx` tells the connections to wind down; each holds a `done_rx`, so
     // `done_tx.closed()` completes when the last one has gone.
     let (stop_tx, stop_rx) = watch::channel(());
@@ -56,13 +65,11 @@ pub async fn serve_until(
         };
         // Without TCP_NODELAY, small Socket.IO frames (acks) wait for Nagle / delayed ACK.
         let _ = tcp.set_nodelay(true);
-        let service = router
-            .clone()
-            .map_request(move |request: axum::http::Request<Incoming>| {
-                let mut request = request.map(Body::new);
-                request.extensions_mut().insert(ConnectInfo(remote));
-                request
-            });
+        let service = app.clone().map_request(move |request: Request<Incoming>| {
+            let mut request = request.map(Body::new);
+            request.extensions_mut().insert(ConnectInfo(remote));
+            request
+        });
         let connection = http
             .serve_connection(TokioIo::new(tcp), TowerToHyperService::new(service))
             .with_upgrades();

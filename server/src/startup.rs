@@ -15,6 +15,7 @@ use axum::routing::get;
 use leptos::config::LeptosOptions;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use socketioxide::SocketIo;
+use socketioxide::layer::SocketIoLayer;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -39,6 +40,8 @@ pub struct Application {
     listener: TcpListener,
     address: SocketAddr,
     router: Router,
+    /// Socket.IO, in front of the router (see `serve_until`).
+    socket_layer: SocketIoLayer,
     state: AppState,
     /// Background tasks (token expiry, the writer, presence), stopped with the server.
     tasks: Vec<tokio::task::JoinHandle<()>>,
@@ -92,28 +95,22 @@ impl Application {
             crate::admin::dashboard::spawn_pusher(state.clone()),
         ];
 
-        let router = router(state.clone())
-            .layer(
-                ServiceBuilder::new()
-                    .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
-                    .layer(TraceLayer::new_for_http())
-                    .layer(PropagateRequestIdLayer::x_request_id())
-                    .layer(CompressionLayer::new())
-                    .layer(TimeoutLayer::with_status_code(
-                        StatusCode::REQUEST_TIMEOUT,
-                        REQUEST_TIMEOUT,
-                    )),
-            )
-            // Socket.IO owns /socket.io/ and comes first, outside the timeout: a long-polling GET
-            // legitimately waits, and a WebSocket lives for hours. It also skips the request ID,
-            // tracing and compression layers: Socket.IO keeps each socket's handshake request for
-            // the socket's whole life, and the request ID header alone made that copy grow by
-            // about 1.2 KB per socket (BENCHMARKS.md).
-            .layer(socket_layer);
+        let router = router(state.clone()).layer(
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+                .layer(TraceLayer::new_for_http())
+                .layer(PropagateRequestIdLayer::x_request_id())
+                .layer(CompressionLayer::new())
+                .layer(TimeoutLayer::with_status_code(
+                    StatusCode::REQUEST_TIMEOUT,
+                    REQUEST_TIMEOUT,
+                )),
+        );
         Ok(Self {
             listener,
             address,
             router,
+            socket_layer,
             state,
             tasks,
         })
@@ -135,7 +132,19 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let io = self.state.io.clone();
-        crate::serve::serve_until(self.listener, self.router, async move {
+        // Socket.IO owns /socket.io/ and comes first, in front of the router and its layers.
+        // - Outside the timeout: a long-polling GET legitimately waits, and a WebSocket lives
+        //   for hours.
+        // - Outside the request ID, tracing and compression layers, and before routing: Socket.IO
+        //   keeps each socket's handshake request for the socket's whole life, and each of those
+        //   adds to it (the request ID header alone 1.2 KB; routing a copy of the URI that pins
+        //   hyper's read buffer). `own_handshake_request` copies what is kept out of that
+        //   buffer. Together, about a third of a socket's memory (BENCHMARKS.md).
+        let app = ServiceBuilder::new()
+            .map_request(realtime::own_handshake_request)
+            .layer(self.socket_layer)
+            .service(self.router);
+        crate::serve::serve_until(self.listener, app, async move {
             shutdown.await;
             tracing::info!("shutting down: closing sockets");
             // Open WebSockets would otherwise keep their clients waiting for a close.

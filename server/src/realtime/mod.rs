@@ -44,6 +44,34 @@ pub const ADMINS_ROOM: &str = "admins";
 #[derive(Debug, Clone, Copy)]
 pub struct TokenExpiry(pub u64);
 
+/// Gives a Socket.IO request its own copies of its URI and header values. hyper parses a request
+/// into an 8 KiB read buffer and hands out slices of it, and engineioxide keeps the handshake
+/// request for the socket's whole life, so without this every open socket pins that buffer.
+pub fn own_handshake_request(mut request: axum::extract::Request) -> axum::extract::Request {
+    if !request.uri().path().starts_with("/socket.io/") {
+        return request;
+    }
+    let headers = request.headers();
+    let mut owned = axum::http::HeaderMap::with_capacity(headers.len());
+    for (name, value) in headers {
+        // Names are already owned (hyper copies them); values are slices of the buffer. A value
+        // hyper accepted is always valid; if one were not, keeping it is still correct.
+        let copy = match axum::http::HeaderValue::from_bytes(value.as_bytes()) {
+            Ok(mut copy) => {
+                copy.set_sensitive(value.is_sensitive());
+                copy
+            }
+            Err(_) => value.clone(),
+        };
+        owned.append(name.clone(), copy);
+    }
+    *request.headers_mut() = owned;
+    if let Ok(uri) = request.uri().to_string().parse() {
+        *request.uri_mut() = uri;
+    }
+    request
+}
+
 /// Registers the `/` namespace: handshake middleware, then the connect handler.
 pub fn register(io: &SocketIo) {
     io.ns("/", on_connect.with(connect::authenticate));
