@@ -269,6 +269,40 @@ p('- **fsync.** WAL with `synchronous=NORMAL` does not fsync on commit (only at 
 p(`- **Short runs.** Durations are scaled down to keep \`make bench\` near ${spanMin} minutes: 10 s of sending, 5 s of holding. Steady-state effects that take longer (WAL growth and checkpoints, allocator fragmentation) are under-represented.`);
 p();
 
+// ---------- memory per socket ----------
+
+{
+  const sl = (i) => num(med(stat('ours', 'connections', `result.rss_slopes.${i}.kb_per_socket`)), 1);
+  p('## Memory per socket: what a heap profile found');
+  p();
+  p(`The target is under 20 KB of server RSS per socket; this run measured ${sl(0)} KB per socket from the first size`);
+  p(`to the second and ${sl(1)} KB from the second to the third (a steady cost per socket, not growth). Up to`);
+  p('checkout 93feb41 it was 29.0 KB, as much as the bare Socket.IO stack in TOOLCHAIN.md, and swapping the');
+  p('allocator made it worse (mimalloc 39 KB, jemalloc 34 KB; one glibc arena 28.9 KB). `heaptrack` on the');
+  p('release server through the connections scenario (1,000 then 5,000 sockets; each call site’s live bytes');
+  p('at the peak divided by the sockets) found what a socket kept that it did not need:');
+  p();
+  p('- **hyper’s read buffer, 16 KiB per socket, for the socket’s whole life.** engineioxide keeps each');
+  p('  socket’s handshake request, and hyper parses a request into slices of its read buffer. `axum::serve`’s');
+  p('  auto-detecting builder first reads 24 bytes to tell HTTP/1 from HTTP/2, so that buffer had also doubled');
+  p('  from 8 to 16 KiB for the rest of the head; and routing added one more reference (axum’s `OriginalUri`');
+  p('  copy of the URI). An earlier attempt that copied only the URI and headers saved nothing because of that');
+  p('  last reference.');
+  p('- **The request ID header, 1.2 KB per socket:** added to the kept request, it made its header map double.');
+  p();
+  p('The fixes, measured one at a time with the same 1k → 5k slope: connections go straight to hyper’s HTTP/1');
+  p('server, which this app speaks anyway (`server/src/serve.rs`; 29.0 → 25.3 KB); Socket.IO sits in front of');
+  p('the router and of its request ID, tracing and compression layers (→ 23.6 KB); and the handshake request');
+  p('gets its own copies of its URI and header values (`realtime::own_handshake_request`), so hyper’s buffer');
+  p('is freed after the upgrade (→ 19.4 KB). What a socket still allocates (heaptrack) is engineioxide’s:');
+  p('its outgoing channel’s first block of 32 packet slots (5.4 KB, allocated up front whatever');
+  p('`max_buffer_size` is), four tasks (6.6 KB: the upgrade and reader, the writer, the heartbeat), the');
+  p('WebSocket read buffer (1 KB: `ws_read_buffer_size(1024)`, which saved 2 KB earlier), the engine and');
+  p('Socket.IO socket structs, channels and handler table (about 4 KB). The application’s own state per');
+  p('socket (its extensions and the `user:`/`session:`/`room:N` rooms) is a few hundred bytes.');
+  p();
+}
+
 // ---------- analysis of misses ----------
 
 p('## Where the targets are missed: why, and what would close it');
@@ -322,20 +356,9 @@ if (missed('handshakes')) {
   p();
 }
 if (missed('10,000 connected')) {
-  const sl = (i) => num(med(stat('ours', 'connections', `result.rss_slopes.${i}.kb_per_socket`)), 1);
-  p(`**Memory per socket.** The slope (${sl(0)} KB per socket from the first size to the second, ${sl(1)} KB from the`);
-  p('second to the third: a steady cost per socket, not growth) is almost all in the Socket.IO stack, which');
-  p('TOOLCHAIN.md measured at about 29 KB per socket with no application at all. Reading engineioxide 0.17,');
-  p('socketioxide 0.18 and tungstenite: each socket’s outgoing channel allocates its first block of 32 packet');
-  p('slots up front (about 5.4 KB, whatever `max_buffer_size` is), three long-lived tasks (reader, writer,');
-  p('heartbeat), a watch channel and a heartbeat channel, the engine and Socket.IO socket structs with the');
-  p('handshake’s request parts, the split WebSocket stream and its buffers (the read buffer already starts');
-  p('at 1 KiB: `ws_read_buffer_size(1024)`, 31.3 → 29.2 KB), and the per-socket handler table. The');
-  p('application’s own state (its extensions and the `user:`/`session:`/`room:N` rooms) is a few hundred bytes.');
-  p('Tried and measured, no gain: mimalloc (39 KB per socket), jemalloc (34 KB), one glibc malloc arena');
-  p('(28.9 KB), and owned copies of the handshake’s URI and headers so hyper’s 8 KiB read buffer could not');
-  p('stay pinned (29.0 vs 29.5 KB; reverted). Closing it needs changes in engineioxide (a lazily allocated');
-  p('channel, fewer tasks per socket), not in the application.');
+  p('**Memory per socket.** See [the section on memory](#memory-per-socket-what-a-heap-profile-found) below:');
+  p('what is left is allocated inside engineioxide. Closing the rest needs changes there (its outgoing channel');
+  p('allocated lazily, fewer tasks per socket), not in the application.');
   p();
 }
 if (med(R.rssBase?.a) > 200) {

@@ -158,3 +158,54 @@ pub fn spawn_expiry_sweeper(io: SocketIo) -> tokio::task::JoinHandle<()> {
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::own_handshake_request;
+    use axum::body::{Body, Bytes};
+    use axum::extract::Request;
+    use axum::http::{HeaderValue, Uri};
+
+    /// A request whose URI and header values are slices of one buffer, the way hyper parses one.
+    fn parsed_from_one_buffer(path: &str) -> (Bytes, Request) {
+        let buffer = Bytes::from(format!("{path}websocketBearer x"));
+        let (p, w) = (path.len(), path.len() + "websocket".len());
+        let mut request = Request::new(Body::empty());
+        *request.uri_mut() = Uri::from_maybe_shared(buffer.slice(..p)).unwrap();
+        let upgrade = HeaderValue::from_maybe_shared(buffer.slice(p..w)).unwrap();
+        let mut secret = HeaderValue::from_maybe_shared(buffer.slice(w..)).unwrap();
+        secret.set_sensitive(true);
+        request.headers_mut().insert("upgrade", upgrade);
+        request.headers_mut().insert("authorization", secret);
+        (buffer, request)
+    }
+
+    /// Whether any part of the request still points into `buffer`.
+    fn points_into(buffer: &Bytes, request: &Request) -> bool {
+        let range = buffer.as_ptr_range();
+        std::iter::once(request.uri().path().as_bytes())
+            .chain(request.headers().values().map(HeaderValue::as_bytes))
+            .any(|bytes| range.contains(&bytes.as_ptr()))
+    }
+
+    #[test]
+    fn a_socket_io_request_keeps_nothing_of_the_parse_buffer() {
+        let path = "/socket.io/?EIO=4&transport=websocket";
+        let (buffer, request) = parsed_from_one_buffer(path);
+        assert!(points_into(&buffer, &request), "the fixture shares the buffer");
+
+        let owned = own_handshake_request(request);
+
+        assert!(!points_into(&buffer, &owned));
+        assert_eq!(owned.uri(), path);
+        assert_eq!(owned.headers()["upgrade"], "websocket");
+        assert_eq!(owned.headers()["authorization"], "Bearer x");
+        assert!(owned.headers()["authorization"].is_sensitive());
+    }
+
+    #[test]
+    fn other_requests_pass_untouched() {
+        let (buffer, request) = parsed_from_one_buffer("/api/rooms");
+        assert!(points_into(&buffer, &own_handshake_request(request)));
+    }
+}
