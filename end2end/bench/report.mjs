@@ -298,7 +298,7 @@ p();
   p('its outgoing channel’s first block of 32 packet slots (5.4 KB, allocated up front whatever');
   p('`max_buffer_size` is), four tasks (6.6 KB: the upgrade and reader, the writer, the heartbeat), the');
   p('WebSocket read buffer (1 KB: `ws_read_buffer_size(1024)`, which saved 2 KB earlier), the engine and');
-  p('Socket.IO socket structs, channels and handler table (about 4 KB). The application’s own state per');
+  p('Socket.IO socket structs, channels and handler table (about 5 KB). The application’s own state per');
   p('socket (its extensions and the `user:`/`session:`/`room:N` rooms) is a few hundred bytes.');
   p();
 }

@@ -192,7 +192,10 @@ mod tests {
     fn a_socket_io_request_keeps_nothing_of_the_parse_buffer() {
         let path = "/socket.io/?EIO=4&transport=websocket";
         let (buffer, request) = parsed_from_one_buffer(path);
-        assert!(points_into(&buffer, &request), "the fixture shares the buffer");
+        assert!(
+            points_into(&buffer, &request),
+            "the fixture shares the buffer"
+        );
 
         let owned = own_handshake_request(request);
 
