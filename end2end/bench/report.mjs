@@ -339,8 +339,12 @@ if (missed('≥ 10,000') || missed('throughput: ≥ 2×')) {
   p('earlier, a 1 KiB page size (the cost is per WAL frame, not per byte), no gain. A small one kept: the');
   p('writer yields once before draining its queue, so that on a shared core the async worker queues a whole');
   p('burst first (+1–3 %).');
-  p('The peer’s figure moves with the machine more than ours: the previous report, on a busier machine,');
-  p('measured 6,521 acks per CPU-second for the peer and 12,248 for ours (1.88×). What would close the rest:');
+  p('The machine moves every figure, the peer’s most: on 2026-11-22 between 06:37 and 06:48 UTC (checkout');
+  p('5d30d03, the same throughput path as now) this report measured 16,446 acks per CPU-second for ours and');
+  p('10,015 for the peer (1.64×), a 28 ms fan-out p99 and a 2.86 s reconnect storm; an earlier, busier run');
+  p('measured 12,248 and 6,521 (1.88×). When both servers need about twice the CPU per operation, as in');
+  p('runs with a load average near 3, the wall-clock targets (10,000 acks/s, p99, reconnect) fail for that');
+  p('reason alone; compare the ratios. What would close the rest:');
   p(`2× needs about ${num(med(R.aMs?.b) / 2, 0)} µs of server CPU per ack instead of ${num(ackMs, 0)}; with the async side near the stack’s floor,`);
   p('that means roughly halving SQLite’s share, which no single index or setting above does: it would take');
   p('fewer B-tree pages per message (e.g. edits kept as change records, so that one `(room_id, seq)` index');
