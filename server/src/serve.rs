@@ -7,8 +7,8 @@
 //! doubles to 16 KiB to make room for the rest of the request head. The parsed head keeps that
 //! buffer alive, and Socket.IO keeps each WebSocket's handshake request (hence the buffer) for the
 //! socket's whole life. The server speaks only HTTP/1.1 anyway, so the connections here go
-//! straight to hyper's HTTP/1 server and the buffer stays at 8 KiB (BENCHMARKS.md, memory per
-//! socket).
+//! straight to hyper's HTTP/1 server and the buffer stays at 8 KiB; `realtime::own_handshake_request`
+//! then lets a socket keep none of it (BENCHMARKS.md, memory per socket).
 
 use axum::body::Body;
 use axum::extract::ConnectInfo;
