@@ -360,7 +360,7 @@ if (missed('handshakes')) {
   p();
 }
 if (missed('10,000 connected')) {
-  p('**Memory per socket.** See [the section on memory](#memory-per-socket-what-a-heap-profile-found) below:');
+  p('**Memory per socket.** See [the section on memory](#memory-per-socket-what-a-heap-profile-found) above:');
   p('what is left is allocated inside engineioxide. Closing the rest needs changes there (its outgoing channel');
   p('allocated lazily, fewer tasks per socket), not in the application.');
   p();
