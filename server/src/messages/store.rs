@@ -26,42 +26,84 @@ fn message(row: &Row<'_>) -> rusqlite::Result<Message> {
     })
 }
 
-/// Inserts a new message at the room's next `seq` if `user` is a member of the (unarchived) room
-/// and `client_id` is new for them; `None` otherwise (nothing written). The room's `last_seq`
-/// is then moved by `next_seq` in the same transaction.
+/// The room's `last_seq`, if `user` may send to it now: a member, and the room not archived.
+pub fn sendable_last_seq(
+    conn: &Connection,
+    room: RoomId,
+    user: UserId,
+) -> rusqlite::Result<Option<i64>> {
+    conn.prepare_cached(
+        "SELECT r.last_seq FROM rooms r
+         WHERE r.id = ?1 AND r.archived = 0
+           AND EXISTS (SELECT 1 FROM memberships m WHERE m.user_id = ?2 AND m.room_id = r.id)",
+    )?
+    .query_row(params![room.0, user.0], |row| row.get(0))
+    .optional()
+}
+
+/// Inserts a new message at `seq` (the caller moves the room's `last_seq` to it in the same
+/// transaction); `None` when `client_id` is already stored for `user` (nothing written).
+///
+/// One row with `VALUES` and no `RETURNING` on purpose: SQLite runs `INSERT … SELECT` and
+/// `RETURNING` (a trigger, with a temporary table for its rows) with a statement journal, and
+/// those were a tenth of the writer's time per message. `created_at` is therefore made here, in
+/// SQLite's format, rather than by the column's default.
 pub fn insert_message(
     conn: &Connection,
     room: RoomId,
     user: &UserRef,
+    seq: i64,
     text: &str,
     client_id: Option<&str>,
 ) -> rusqlite::Result<Option<Message>> {
-    let mut statement = conn.prepare_cached(
-        "INSERT INTO messages (room_id, user_id, seq, created_seq, text, client_id)
-         SELECT r.id, ?2, r.last_seq + 1, r.last_seq + 1, ?3, ?4 FROM rooms r
-         WHERE r.id = ?1 AND r.archived = 0
-           AND EXISTS (SELECT 1 FROM memberships m WHERE m.user_id = ?2 AND m.room_id = r.id)
-         ON CONFLICT (user_id, client_id) DO NOTHING
-         RETURNING id, seq, created_at",
-    )?;
-    statement
-        .query_row(params![room.0, user.id.0, text, client_id], |row| {
-            Ok(Message {
-                id: MessageId(row.get(0)?),
-                room_id: room,
-                seq: row.get(1)?,
-                user: user.clone(),
-                text: text.to_owned(),
-                client_id: client_id.map(str::to_owned),
-                created_at: row.get(2)?,
-                edited_at: None,
-                deleted: false,
-            })
-        })
-        .optional()
+    let created_at = now_millis();
+    let inserted = conn
+        .prepare_cached(
+            "INSERT INTO messages (room_id, user_id, seq, created_seq, text, client_id, created_at)
+             VALUES (?1, ?2, ?3, ?3, ?4, ?5, ?6)
+             ON CONFLICT (user_id, client_id) DO NOTHING",
+        )?
+        .execute(params![room.0, user.id.0, seq, text, client_id, created_at])?;
+    if inserted == 0 {
+        return Ok(None);
+    }
+    Ok(Some(Message {
+        id: MessageId(conn.last_insert_rowid()),
+        room_id: room,
+        seq,
+        user: user.clone(),
+        text: text.to_owned(),
+        client_id: client_id.map(str::to_owned),
+        created_at,
+        edited_at: None,
+        deleted: false,
+    }))
 }
 
-/// Takes the room's next `seq`: after an insert (which used it already), an edit or a deletion.
+/// Moves the room's `last_seq` to `seq`, the one a new message just took.
+pub fn set_last_seq(conn: &Connection, room: RoomId, seq: i64) -> rusqlite::Result<()> {
+    conn.prepare_cached("UPDATE rooms SET last_seq = ?2 WHERE id = ?1")?
+        .execute(params![room.0, seq])?;
+    Ok(())
+}
+
+/// Now as SQLite's `strftime('%Y-%m-%dT%H:%M:%fZ', 'now')` writes it (the format of every
+/// `created_at`): UTC, milliseconds.
+fn now_millis() -> String {
+    let t = time::OffsetDateTime::now_utc();
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.millisecond()
+    )
+}
+
+/// Takes the room's next `seq`, for an edit or a deletion.
 pub fn next_seq(conn: &Connection, room: RoomId) -> rusqlite::Result<i64> {
     conn.prepare_cached("UPDATE rooms SET last_seq = last_seq + 1 WHERE id = ? RETURNING last_seq")?
         .query_row([room.0], |row| row.get(0))
@@ -130,21 +172,67 @@ pub fn changes_since(
     .collect()
 }
 
-/// Up to `limit` messages (no tombstones) older than `before` (or the newest), newest first.
+/// Up to `limit` messages (no tombstones) older than message `before` (or the newest), newest
+/// first.
+///
+/// There is no `(room_id, id)` index: every index on `messages` costs each new message a page
+/// write, so history reads the two that exist. Within a room, ids and `created_seq` rise
+/// together, so "older than `before`" is "created before `before`'s `created_seq`". A message
+/// never changed since its creation sits at that seq in the catch-up index `(room_id, seq)`;
+/// the few edited ones are found by `created_seq` in the partial index `messages_edited`. Both
+/// reads come newest first, and the newest `limit` of the two are the page.
 pub fn history(
     conn: &Connection,
     room: RoomId,
     before: Option<MessageId>,
     limit: i64,
 ) -> rusqlite::Result<Vec<Message>> {
-    let before = before.map_or(i64::MAX, |b| b.0);
-    conn.prepare_cached(&format!(
-        "SELECT {MESSAGE_COLUMNS} FROM messages m JOIN users u ON u.id = m.user_id
-         WHERE m.room_id = ? AND m.id < ? AND m.deleted = 0
-         ORDER BY m.id DESC LIMIT ?"
-    ))?
-    .query_map(params![room.0, before, limit], message)?
-    .collect()
+    let below = match before {
+        None => i64::MAX,
+        Some(before) => created_seq_below(conn, room, before)?,
+    };
+    let unchanged = conn
+        .prepare_cached(&format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages m JOIN users u ON u.id = m.user_id
+             WHERE m.room_id = ?1 AND m.seq < ?2 AND m.seq = m.created_seq AND m.deleted = 0
+             ORDER BY m.seq DESC LIMIT ?3"
+        ))?
+        .query_map(params![room.0, below, limit], message)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let edited = conn
+        .prepare_cached(&format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages m JOIN users u ON u.id = m.user_id
+             WHERE m.room_id = ?1 AND m.created_seq < ?2
+               AND m.seq != m.created_seq AND m.deleted = 0
+             ORDER BY m.created_seq DESC LIMIT ?3"
+        ))?
+        .query_map(params![room.0, below, limit], message)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let mut page = unchanged;
+    page.extend(edited);
+    page.sort_unstable_by_key(|m| std::cmp::Reverse(m.id));
+    page.truncate(usize::try_from(limit).unwrap_or(0));
+    Ok(page)
+}
+
+/// The `created_seq` that messages of `room` older than message `before` are below.
+fn created_seq_below(conn: &Connection, room: RoomId, before: MessageId) -> rusqlite::Result<i64> {
+    let own = conn
+        .prepare_cached("SELECT created_seq FROM messages WHERE id = ?1 AND room_id = ?2")?
+        .query_row(params![before.0, room.0], |row| {
+            row.get::<_, Option<i64>>(0)
+        })
+        .optional()?
+        .flatten();
+    if let Some(seq) = own {
+        return Ok(seq);
+    }
+    // Not a message of this room (a client's odd cursor): compare ids, the slow way, by one
+    // pass over the room's catch-up index.
+    conn.prepare_cached(
+        "SELECT COALESCE(MAX(created_seq), 0) + 1 FROM messages WHERE room_id = ?1 AND id < ?2",
+    )?
+    .query_row(params![room.0, before.0], |row| row.get(0))
 }
 
 /// Whether `user` is a member of `room` and whether it is archived; `None` if there is no room.

@@ -22,6 +22,11 @@ use tokio::sync::{mpsc, oneshot};
 const QUEUE: usize = 4096;
 /// The most changes committed in one transaction.
 const MAX_BATCH: usize = 512;
+/// The writer's page cache, in KiB (SQLite's default is 2 MiB). Every room takes new messages at
+/// the end of its own range of the catch-up index, and every sender at the end of theirs in the
+/// `clientId` index: with many active rooms and senders those index pages no longer fit in 2 MiB,
+/// and each commit read them back from the file.
+const CACHE_KIB: i64 = 16 * 1024;
 /// Mentions notified per message: a text naming hundreds of users must not stall the writer.
 const MAX_MENTIONS: usize = 20;
 
@@ -120,6 +125,9 @@ impl WriterTask {
     ) -> anyhow::Result<tokio::task::JoinHandle<()>> {
         let mut conn = crate::db::open_sync(path, durability)
             .with_context(|| format!("opening the writer's connection to {path}"))?;
+        // A negative `cache_size` is in KiB.
+        conn.pragma_update(None, "cache_size", -CACHE_KIB)
+            .context("sizing the writer's page cache")?;
         let (committed_tx, mut committed) = mpsc::unbounded_channel::<Vec<Committed>>();
         let mut jobs = self.jobs;
         std::thread::Builder::new()
@@ -262,14 +270,17 @@ fn send(
         username: me.username.clone(),
     };
     let client_id = client_id.map(ClientId::as_str);
-    // The common case in two statements: the insert itself checks membership, the archive flag
-    // and the `clientId` (its unique index); anything else takes the slow path below.
-    let Some(message) = store::insert_message(conn, room, &author, text.as_str(), client_id)?
+    // The common case in three one-row statements; a refused send or a retried `clientId` (the
+    // insert's unique index) takes the slow path below.
+    let Some(last_seq) = store::sendable_last_seq(conn, room, me.id)? else {
+        return refused_send(conn, me, room, client_id);
+    };
+    let seq = last_seq + 1;
+    let Some(message) = store::insert_message(conn, room, &author, seq, text.as_str(), client_id)?
     else {
         return refused_send(conn, me, room, client_id);
     };
-    let seq = store::next_seq(conn, room)?;
-    debug_assert_eq!(seq, message.seq, "the insert took the room's next seq");
+    store::set_last_seq(conn, room, seq)?;
     let mut names = mentioned_usernames(text.as_str());
     names.truncate(MAX_MENTIONS);
     let mentioned = if names.is_empty() {

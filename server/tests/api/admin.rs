@@ -684,6 +684,58 @@ async fn the_dashboard_counts_connected_sockets_and_reaches_admins_only() {
 }
 
 #[tokio::test]
+async fn the_dashboard_ranks_rooms_by_their_messages_of_the_last_hour() {
+    let app = spawn_app().await;
+    let ana = app.token("ana").await;
+    let alpha = app.create_room(&ana, "alpha").await;
+    let beta = app.create_room(&ana, "beta").await;
+    let socket = app.socket(&ana).await;
+    for room in [alpha, beta] {
+        socket.request("joinRoom", json!({"roomId": room})).await;
+    }
+    let mut ids = Vec::new();
+    for (room, text) in [
+        (alpha, "old"),
+        (alpha, "a1"),
+        (beta, "b1"),
+        (beta, "b2"),
+        (alpha, "a2"),
+        (beta, "deleted"),
+    ] {
+        let sent = socket
+            .request("sendMessage", json!({"roomId": room, "text": text}))
+            .await;
+        ids.push(sent["message"]["id"].as_i64().unwrap());
+    }
+    socket
+        .request("deleteMessage", json!({"messageId": ids[5]}))
+        .await;
+    // The first message is from long ago.
+    rusqlite::Connection::open(app.dir.path().join("tagarela.db"))
+        .unwrap()
+        .execute(
+            "UPDATE messages SET created_at = '2000-01-01T00:00:00.000Z' WHERE id = ?",
+            [ids[0]],
+        )
+        .unwrap();
+
+    let dashboard: Value = app
+        .get("/api/admin/dashboard", Some(&ana))
+        .await
+        .json()
+        .await
+        .unwrap();
+
+    let rooms: Vec<(&str, i64)> = dashboard["rooms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["name"].as_str().unwrap(), r["messages"].as_i64().unwrap()))
+        .collect();
+    assert_eq!(rooms, [("alpha", 2), ("beta", 2)]);
+}
+
+#[tokio::test]
 async fn admin_room_figures_count_members_online_and_messages() {
     let app = spawn_app().await;
     let ana = app.token("ana").await;

@@ -760,6 +760,69 @@ async fn history_pages_backwards_without_tombstones() {
 }
 
 #[tokio::test]
+async fn history_keeps_id_order_after_edits_and_takes_any_message_as_cursor() {
+    let app = spawn_app().await;
+    let (ana, _, room, a, _) = two_members(&app).await;
+    let other = app.create_room(&ana, "other").await;
+    a.request("joinRoom", json!({"roomId": other})).await;
+    let id = |ack: Value| ack["message"]["id"].as_i64().unwrap();
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        ids.push(id(send(&a, room, &format!("m{i}")).await));
+    }
+    // An id from another room, between m2 and m3.
+    let foreign = id(send(&a, other, "elsewhere").await);
+    for i in 3..6 {
+        ids.push(id(send(&a, room, &format!("m{i}")).await));
+    }
+    // Edits move a message's seq past newer messages; a deletion makes a tombstone.
+    for (i, text) in [(4, "m4 edited"), (1, "m1 edited"), (4, "m4 again")] {
+        let ack = a
+            .request("editMessage", json!({"messageId": ids[i], "text": text}))
+            .await;
+        assert_eq!(ack["ok"], true, "{ack}");
+    }
+    a.request("deleteMessage", json!({"messageId": ids[3]}))
+        .await;
+
+    let page = |before: Option<i64>, limit: i64| {
+        let a = &a;
+        async move {
+            let mut payload = json!({"roomId": room, "limit": limit});
+            if let Some(before) = before {
+                payload["before"] = json!(before);
+            }
+            let ack = a.request("history", payload).await;
+            let texts: Vec<String> = ack["messages"]
+                .as_array()
+                .unwrap_or_else(|| panic!("{ack}"))
+                .iter()
+                .map(|m| m["text"].as_str().unwrap().to_owned())
+                .collect();
+            (texts, ack["hasMore"].as_bool().unwrap())
+        }
+    };
+    let newest = page(None, 3).await;
+    let before_m5 = page(Some(ids[5]), 3).await;
+    let before_foreign = page(Some(foreign), 10).await;
+    let before_first = page(Some(ids[0]), 10).await;
+    let everything = page(None, 200).await;
+
+    assert_eq!(newest, (strings(&["m2", "m4 again", "m5"]), true));
+    assert_eq!(before_m5, (strings(&["m1 edited", "m2", "m4 again"]), true));
+    assert_eq!(before_foreign, (strings(&["m0", "m1 edited", "m2"]), false));
+    assert_eq!(before_first, (Vec::new(), false));
+    assert_eq!(
+        everything,
+        (strings(&["m0", "m1 edited", "m2", "m4 again", "m5"]), false)
+    );
+}
+
+fn strings(texts: &[&str]) -> Vec<String> {
+    texts.iter().map(|t| (*t).to_owned()).collect()
+}
+
+#[tokio::test]
 async fn leaving_a_room_stops_its_messages() {
     let app = spawn_app().await;
     let (ana, _, room, a, b) = two_members(&app).await;
