@@ -386,7 +386,7 @@ if (missed('fan-out to 1,000')) {
   p('work that is already enough for queues to form. The receiving side is one Node.js core decoding 50,000');
   p(`Socket.IO packets per second at ${num(genPct('fanout'), 0)} % of its core, with event-loop delays (p99 above) that add directly to`);
   const p99r = R.p99?.r;
-  p(`every latency sample, for both servers. Under the same conditions ours has a ${p99r ? (p99r < 1 ? num(1 / p99r, 1) + '× lower' : num(p99r, 1) + '× higher') : '–'} p99 than the peer.`);
+  p(`every latency sample, for both servers. Under the same conditions ours has a ${p99r ? (p99r < 1 ? num(1 / p99r, 2) + '× lower' : num(p99r, 2) + '× higher') : '–'} p99 than the peer.`);
   p('The load tool cannot receive faster: decoding 1,000 Socket.IO packets takes it about 19 ms of its core per');
   p('message, so the last member of each fan-out gets its copy at least that long after the first, on top of');
   p(`the server’s own spread (about ${num(ms, 0)} ms of CPU to write 1,000 frames). Proving < 50 ms needs a load tool`);
