@@ -50,8 +50,11 @@ pub async fn list_rooms_for(db: impl SqliteExecutor<'_>, user: UserId) -> sqlx::
                   m.user_id IS NOT NULL AS "member!: bool",
                   COALESCE(m.last_read_seq, 0) AS "last_read_seq!: i64",
                   CASE WHEN m.user_id IS NULL THEN 0 ELSE
+                    -- `seq` is never below `created_seq`, so `seq > last_read_seq` changes
+                    -- nothing but lets the catch-up index read only the unread part of the room.
                     (SELECT COUNT(*) FROM messages x
-                     WHERE x.room_id = r.id AND COALESCE(x.created_seq, x.seq) > m.last_read_seq
+                     WHERE x.room_id = r.id AND x.seq > m.last_read_seq
+                       AND COALESCE(x.created_seq, x.seq) > m.last_read_seq
                        AND x.user_id != ?1 AND x.deleted = 0) END AS "unread!: i64",
                   CASE WHEN m.user_id IS NULL THEN 0 ELSE
                     (SELECT COUNT(*) FROM mentions n JOIN messages x ON x.id = n.message_id

@@ -688,6 +688,36 @@ async fn read_markers_move_forward_and_reach_the_users_other_sockets() {
 }
 
 #[tokio::test]
+async fn unread_counts_new_messages_by_others_not_edits_of_read_ones() {
+    let app = spawn_app().await;
+    let (_, bob, room, a, b) = two_members(&app).await;
+    let first = send(&a, room, "one").await["message"]["id"].clone();
+    send(&a, room, "two").await;
+    b.request("markRead", json!({"roomId": room, "seq": 2}))
+        .await;
+
+    let edited = a
+        .request(
+            "editMessage",
+            json!({"messageId": first, "text": "one, edited"}),
+        )
+        .await;
+    send(&b, room, "bob's own").await;
+    send(&a, room, "three").await;
+    let rooms: Vec<Value> = app
+        .get("/api/rooms", Some(&bob))
+        .await
+        .json()
+        .await
+        .unwrap();
+
+    assert_eq!(edited["message"]["seq"], 3, "{edited}");
+    let general = rooms.iter().find(|r| r["id"] == room).unwrap();
+    assert_eq!(general["last_read_seq"], 2);
+    assert_eq!(general["unread"], 1, "only ana's new message: {general}");
+}
+
+#[tokio::test]
 async fn a_mention_notifies_the_mentioned_member() {
     let app = spawn_app().await;
     let (_, _, room, a, b) = two_members(&app).await;
