@@ -145,7 +145,8 @@ impl WriterTask {
                     if last_batch > 1 {
                         // Under concurrent sends, wait a little for more (group commit, as
                         // PostgreSQL's `commit_delay` does): larger batches need fewer commits,
-                        // thread switches and socket writes per message (a socket gets one write a batch).
+                        // thread switches and socket writes per message (a socket gets one
+                        // write a batch).
                         std::thread::sleep(LINGER);
                     } else {
                         // A send wakes this thread at once. When it shares a core with the async
