@@ -6,10 +6,52 @@ use crate::messages;
 use crate::state::AppState;
 use app::events::{DeleteMessage, EditMessage, History, HistoryAck, MessageAck, SendMessage};
 use serde_json::Value;
+use socketioxide::adapter::LocalAdapter;
 use socketioxide::extract::{Extension, TryData};
+use socketioxide::handler::{FromMessageParts, MessageHandler, Value as RawValue};
+use socketioxide::socket::Socket;
+use std::sync::Arc;
+
+/// `sendMessage`, run where socketioxide reads its packet rather than in a task of its own (the
+/// hot path: socketioxide spawns a task for every event it hands to an async handler). A send
+/// that need not wait (its socket's turn, a cached session, room in the writer's queue) is
+/// queued before this returns; only one that must wait becomes a task (see `run_in_place`).
+#[derive(Debug, Clone, Copy)]
+pub struct SendMessageInPlace;
+
+/// socketioxide's type parameter for `SendMessageInPlace`'s handler impl.
+pub enum InPlace {}
+
+impl MessageHandler<LocalAdapter, InPlace> for SendMessageInPlace {
+    fn call(&self, s: Arc<Socket>, mut v: RawValue, ack_id: Option<i64>) {
+        let state = match AppState::from_message_parts(&s, &mut v, &ack_id) {
+            Ok(state) => state,
+            Err(e) => return tracing::error!(error = %e, "sendMessage not handled"),
+        };
+        let me = match Extension::<CurrentUser>::from_message_parts(&s, &mut v, &ack_id) {
+            Ok(me) => me,
+            Err(e) => return tracing::error!(error = %e, "sendMessage not handled"),
+        };
+        let Ok(ticket) = Ticket::from_message_parts(&s, &mut v, &ack_id);
+        let Ok(reply) = Reply::from_message_parts(&s, &mut v, &ack_id);
+        let Ok(payload) = TryData::<Value>::from_message_parts(&s, &mut v, &ack_id);
+        run_in_place(send_message(state, me, ticket, reply, payload));
+    }
+}
+
+/// Polls `work` once, here and now; if it has to wait, it goes on in a task of its own.
+fn run_in_place(work: impl Future<Output = ()> + Send + 'static) {
+    let mut work = Box::pin(work);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    if work.as_mut().poll(&mut cx).is_pending() {
+        // Whatever it waits on holds the no-op waker of that poll until the task's first poll,
+        // which tokio makes at once and which registers the task's own: no wake-up is lost.
+        tokio::spawn(work);
+    }
+}
 
 /// `sendMessage`: acked after the commit; a repeated `clientId` is not broadcast again.
-pub async fn send_message(
+async fn send_message(
     state: AppState,
     Extension(me): Extension<CurrentUser>,
     ticket: Ticket,

@@ -94,7 +94,7 @@ pub fn register_events(socket: &SocketRef) {
     socket.on(LeaveRoom::NAME, rooms::leave_room);
     socket.on(<MarkRead as ClientEvent>::NAME, rooms::mark_read);
     socket.on(<Typing as ClientEvent>::NAME, rooms::typing);
-    socket.on(SendMessage::NAME, messages::send_message);
+    socket.on(SendMessage::NAME, messages::SendMessageInPlace);
     socket.on(EditMessage::NAME, messages::edit_message);
     socket.on(DeleteMessage::NAME, messages::delete_message);
     socket.on(History::NAME, messages::history);
