@@ -1,6 +1,6 @@
 //! Message events: `sendMessage`, `editMessage`, `deleteMessage`, `history`.
 
-use super::reply::{Limit, Reply, Ticket};
+use super::reply::{Limit, Reply, Ticket, run_in_place};
 use crate::auth::CurrentUser;
 use crate::messages;
 use crate::state::AppState;
@@ -36,17 +36,6 @@ impl MessageHandler<LocalAdapter, InPlace> for SendMessageInPlace {
         let Ok(reply) = Reply::from_message_parts(&s, &mut v, &ack_id);
         let Ok(payload) = TryData::<Value>::from_message_parts(&s, &mut v, &ack_id);
         run_in_place(send_message(state, me, ticket, reply, payload));
-    }
-}
-
-/// Polls `work` once, here and now; if it has to wait, it goes on in a task of its own.
-fn run_in_place(work: impl Future<Output = ()> + Send + 'static) {
-    let mut work = Box::pin(work);
-    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-    if work.as_mut().poll(&mut cx).is_pending() {
-        // Whatever it waits on holds the no-op waker of that poll until the task's first poll,
-        // which tokio makes at once and which registers the task's own: no wake-up is lost.
-        tokio::spawn(work);
     }
 }
 

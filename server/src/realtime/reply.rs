@@ -232,3 +232,93 @@ impl Drop for Turn {
         order.turn.notify_waiters();
     }
 }
+
+/// Polls `work` once, here and now; if it has to wait, it goes on in a task of its own. For an
+/// event handler called where its packet is read: work that need not wait is done before the
+/// packet's dispatch returns, with no task spawned.
+pub fn run_in_place(work: impl Future<Output = ()> + Send + 'static) {
+    let mut work = Box::pin(work);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    if work.as_mut().poll(&mut cx).is_pending() {
+        // Whatever it waits on holds the no-op waker of that poll until the task's first poll,
+        // which tokio makes at once and which registers the task's own: no wake-up is lost.
+        tokio::spawn(work);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::Ordering;
+
+    /// One socket's next `n` tickets, in arrival order.
+    fn tickets(n: u64) -> Vec<Ticket> {
+        let order = Arc::new(SendOrder::default());
+        (0..n)
+            .map(|_| Ticket {
+                order: order.clone(),
+                number: order.issued.fetch_add(1, Ordering::SeqCst),
+            })
+            .collect()
+    }
+
+    /// Records what ran, in order.
+    #[derive(Clone, Default)]
+    struct Log(Arc<Mutex<Vec<&'static str>>>);
+
+    impl Log {
+        fn push(&self, what: &'static str) {
+            self.0.lock().unwrap().push(what);
+        }
+        fn entries(&self) -> Vec<&'static str> {
+            self.0.lock().unwrap().clone()
+        }
+    }
+
+    // A current-thread runtime: a spawned task runs only once the test awaits, so whatever ran
+    // before that ran in place.
+    #[tokio::test]
+    async fn work_that_need_not_wait_is_done_before_run_in_place_returns() {
+        let log = Log::default();
+        let [only] = <[Ticket; 1]>::try_from(tickets(1)).ok().unwrap();
+
+        let l = log.clone();
+        run_in_place(async move {
+            let _turn = only.turn().await;
+            l.push("sent");
+        });
+
+        assert_eq!(log.entries(), ["sent"]);
+    }
+
+    #[tokio::test]
+    async fn a_send_waits_for_an_earlier_one_of_its_socket_that_had_to_wait() {
+        let log = Log::default();
+        let [first, second] = <[Ticket; 2]>::try_from(tickets(2)).ok().unwrap();
+        let (release, database) = tokio::sync::oneshot::channel::<()>();
+
+        let l = log.clone();
+        run_in_place(async move {
+            let _turn = first.turn().await;
+            let _ = database.await;
+            l.push("first");
+        });
+        let l = log.clone();
+        run_in_place(async move {
+            let _turn = second.turn().await;
+            l.push("second");
+        });
+        let before = log.entries();
+        release.send(()).unwrap();
+        let finished = tokio::time::timeout(Duration::from_secs(5), async {
+            while log.entries().len() < 2 {
+                tokio::task::yield_now().await;
+            }
+        })
+        .await;
+
+        assert!(before.is_empty(), "ran out of turn: {before:?}");
+        assert!(finished.is_ok(), "both sends finish: {:?}", log.entries());
+        assert_eq!(log.entries(), ["first", "second"]);
+    }
+}
