@@ -407,7 +407,9 @@ if (missed('fan-out to 1,000')) {
   p('The load tool cannot receive faster: decoding 1,000 Socket.IO packets takes it about 19 ms of its core per');
   p('message, so the last member of each fan-out gets its copy at least that long after the first, on top of');
   p(`the server’s own spread (about ${num(ms, 0)} ms of CPU to write 1,000 frames). Proving < 50 ms needs a load tool`);
-  p('with more than one core (the members spread over generator processes on other cores). A `node');
+  p('with more than one core (the members spread over generator processes on other cores), or receivers that');
+  p('cost less per packet than socket.io-client in Node.js: for instance the official Rust client');
+  p('(`rust_socketio`, which the test suite already uses) for the 1,000 members, with the sender unchanged. A `node');
   p('--cpu-prof` of the load tool in a fan-out run (session 7) shows where its core goes: socket.io-client’s');
   p('own layers (16 % of its busy time in their event emitters, 9 % parsing each packet’s JSON, the rest in');
   p('the `ws` frame reader, Node’s stream code and the garbage collector); the tool’s own bookkeeping per');
