@@ -168,10 +168,11 @@ pub async fn unknown_event(reply: Reply) {
     reply.finish::<()>(Err(AppError::NotFound("No such event.".into())));
 }
 
-/// Keeps one socket's `sendMessage`s in the order they arrived. socketioxide runs each event in
-/// its own task, so two sends emitted back to back could reach the writer swapped; each send
-/// takes a ticket while its extractors run (in arrival order, before the task is spawned) and
-/// enters the writer's queue only on its turn.
+/// Keeps one socket's `sendMessage`s in the order they arrived. A send that has to wait (for
+/// the database, say) goes on in a task of its own (`run_in_place`), so a later send of the same
+/// socket could otherwise reach the writer first; each send takes a ticket while its extractors
+/// run (in arrival order, before any task is spawned) and enters the writer's queue only on its
+/// turn.
 #[derive(Debug, Default)]
 pub struct SendOrder {
     issued: std::sync::atomic::AtomicU64,
