@@ -364,7 +364,9 @@ if (missed('≥ 10,000') || missed('throughput: ≥ 2×')) {
   p('are under 8 % of the samples.');
   p('The machine moves the peer most: its CPU per ack was 111–134 µs in session 6’s A/B runs on a quiet');
   p('machine, 100 µs in session 4 and 215 µs on a busy machine in session 5, while ours moved less; the');
-  p(`ratio follows. 2× needs about ${num(med(R.aMs?.b) / 2, 0)} µs of server CPU per ack instead of ${num(ackMs, 0)}. What would close it: fewer`);
+  p('ratio follows. In session 7 two whole runs of `make bench` an hour apart, same code, measured 2.19× (host');
+  p('load average 1.8–4.3) and 1.99× (1.4–5.8): the ratio sits on the 2× line and the host decides the side.');
+  p(`2× needs about ${num(med(R.aMs?.b) / 2, 0)} µs of server CPU per ack instead of ${num(ackMs, 0)}. What would close it: fewer`);
   p('`send` syscalls per message (several events in one frame write, i.e. larger batches than 0.3 ms gives),');
   p('WAL frames written with one `pwritev` per commit (SQLite has no such option; a VFS shim could), and a');
   p('Socket.IO stack with fewer wake-ups per packet (engineioxide runs a writer task per socket).');
