@@ -8,11 +8,8 @@ use serde_json::{Value, json};
 /// The `user` of `username`, as `GET /api/admin/users?q=` lists it.
 async fn find_user(app: &TestApp, admin: &str, username: &str) -> Value {
     let users: Vec<Value> = app
-        .get(&format!("/api/admin/users?q={username}"), Some(admin))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_json(&format!("/api/admin/users?q={username}"), admin)
+        .await;
     users
         .into_iter()
         .find(|u| u["username"] == username)
@@ -85,7 +82,7 @@ async fn every_admin_route_refuses_a_normal_user_and_an_anonymous_one() {
         );
         assert_error(anonymous, StatusCode::UNAUTHORIZED, "unauthorized").await;
     }
-    let me: Value = app.get("/api/me", Some(&ana)).await.json().await.unwrap();
+    let me: Value = app.get_json("/api/me", &ana).await;
     assert_eq!(me["role"], "admin");
     assert_eq!(me["banned"], false);
 }
@@ -98,30 +95,10 @@ async fn users_are_listed_by_username_and_searched_ignoring_case() {
         app.token(name).await;
     }
 
-    let all: Vec<Value> = app
-        .get("/api/admin/users", Some(&ana))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let bobs: Vec<Value> = app
-        .get("/api/admin/users?q=BOB", Some(&ana))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let underscore: Vec<Value> = app
-        .get("/api/admin/users?q=_", Some(&ana))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let none: Vec<Value> = app
-        .get("/api/admin/users?q=zed", Some(&ana))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let all: Vec<Value> = app.get_json("/api/admin/users", &ana).await;
+    let bobs: Vec<Value> = app.get_json("/api/admin/users?q=BOB", &ana).await;
+    let underscore: Vec<Value> = app.get_json("/api/admin/users?q=_", &ana).await;
+    let none: Vec<Value> = app.get_json("/api/admin/users?q=zed", &ana).await;
 
     assert_eq!(
         usernames(&all),
@@ -148,7 +125,7 @@ async fn the_last_admin_can_be_neither_demoted_nor_banned() {
 
     assert_error(demote, StatusCode::CONFLICT, "conflict").await;
     assert_error(ban, StatusCode::CONFLICT, "conflict").await;
-    let me: Value = app.get("/api/me", Some(&ana)).await.json().await.unwrap();
+    let me: Value = app.get_json("/api/me", &ana).await;
     assert_eq!(me["role"], "admin");
     assert_eq!(me["banned"], false);
 }
@@ -254,11 +231,8 @@ async fn a_ban_closes_the_socket_and_refuses_the_token_and_the_login_and_keeps_t
         .await;
     assert_eq!(refusal, "unauthorized");
     let messages: Vec<Value> = app
-        .get(&format!("/api/rooms/{room}/messages"), Some(&ana))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_json(&format!("/api/rooms/{room}/messages"), &ana)
+        .await;
     assert_eq!(messages.len(), 1);
     assert_eq!(messages[0]["id"], sent["message"]["id"]);
     assert_eq!(messages[0]["text"], "still here");
@@ -409,12 +383,7 @@ async fn the_action_log_takes_a_limit_of_1_to_200() {
         app.create_room(&ana, name).await;
     }
 
-    let one: Vec<Value> = app
-        .get("/api/admin/actions?limit=1", Some(&ana))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let one: Vec<Value> = app.get_json("/api/admin/actions?limit=1", &ana).await;
     let zero = app.get("/api/admin/actions?limit=0", Some(&ana)).await;
     let too_many = app.get("/api/admin/actions?limit=201", Some(&ana)).await;
     let not_a_number = app.get("/api/admin/actions?limit=ten", Some(&ana)).await;
@@ -535,12 +504,7 @@ async fn admin_forms_work_without_scripts_and_are_csrf_protected() {
     )
     .await
     .unwrap();
-    let rooms: Vec<Value> = app
-        .get("/api/rooms", Some(&ana))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let rooms: Vec<Value> = app.get_json("/api/rooms", &ana).await;
     let id = rooms[0]["id"].as_i64().unwrap().to_string();
     let wrong_confirm = form(
         &ana,
@@ -549,12 +513,7 @@ async fn admin_forms_work_without_scripts_and_are_csrf_protected() {
     )
     .await
     .unwrap();
-    let still_there: Vec<Value> = app
-        .get("/api/rooms", Some(&ana))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let still_there: Vec<Value> = app.get_json("/api/rooms", &ana).await;
     let deleted = form(
         &ana,
         &[("intent", "delete"), ("id", &id), ("confirm", "lobby")],
@@ -562,12 +521,7 @@ async fn admin_forms_work_without_scripts_and_are_csrf_protected() {
     )
     .await
     .unwrap();
-    let after: Vec<Value> = app
-        .get("/api/rooms", Some(&ana))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let after: Vec<Value> = app.get_json("/api/rooms", &ana).await;
 
     assert_eq!(created.status(), StatusCode::SEE_OTHER);
     assert!(
@@ -657,12 +611,7 @@ async fn the_dashboard_counts_connected_sockets_and_reaches_admins_only() {
     let user_socket = app.socket(&bob).await;
     let extra = [app.socket(&bob).await, app.socket(&bob).await];
 
-    let dashboard: Value = app
-        .get("/api/admin/dashboard", Some(&ana))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let dashboard: Value = app.get_json("/api/admin/dashboard", &ana).await;
     // Pushed every two seconds: a push computed before the last socket connected may come first.
     let pushed = admin_socket
         .wait_for(|n, v| n == "dashboard" && v["sockets"] == 4)
@@ -719,12 +668,7 @@ async fn the_dashboard_ranks_rooms_by_their_messages_of_the_last_hour() {
         )
         .unwrap();
 
-    let dashboard: Value = app
-        .get("/api/admin/dashboard", Some(&ana))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let dashboard: Value = app.get_json("/api/admin/dashboard", &ana).await;
 
     let rooms: Vec<(&str, i64)> = dashboard["rooms"]
         .as_array()
@@ -749,12 +693,7 @@ async fn admin_room_figures_count_members_online_and_messages() {
         .request("sendMessage", json!({"roomId": room, "text": "two"}))
         .await;
 
-    let rooms: Vec<Value> = app
-        .get("/api/admin/rooms", Some(&ana))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let rooms: Vec<Value> = app.get_json("/api/admin/rooms", &ana).await;
 
     assert_eq!(rooms[0]["name"], "general");
     assert_eq!(rooms[0]["members"], 1);

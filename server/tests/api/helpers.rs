@@ -6,6 +6,7 @@ use futures_util::FutureExt;
 use reqwest::{Response, StatusCode};
 use rust_socketio::asynchronous::{Client, ClientBuilder};
 use rust_socketio::{Event, Payload, TransportType};
+use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use server::config::Config;
 use server::startup::Application;
@@ -119,6 +120,15 @@ impl TestApp {
             request = request.bearer_auth(token);
         }
         request.send().await.expect("request")
+    }
+
+    /// `GET path` with a bearer token, its body read as JSON.
+    pub async fn get_json<T: DeserializeOwned>(&self, path: &str, token: &str) -> T {
+        self.get(path, Some(token))
+            .await
+            .json()
+            .await
+            .expect("a JSON body")
     }
 
     /// `POST path` with a JSON body and an optional bearer token.

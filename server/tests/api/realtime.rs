@@ -666,12 +666,7 @@ async fn read_markers_move_forward_and_reach_the_users_other_sockets() {
     let back = b
         .request("markRead", json!({"roomId": room, "seq": 1}))
         .await;
-    let rooms: Vec<Value> = app
-        .get("/api/rooms", Some(&bob))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let rooms: Vec<Value> = app.get_json("/api/rooms", &bob).await;
 
     assert_eq!(ack["ok"], true);
     assert_eq!(back["ok"], true);
@@ -704,12 +699,7 @@ async fn unread_counts_new_messages_by_others_not_edits_of_read_ones() {
         .await;
     send(&b, room, "bob's own").await;
     send(&a, room, "three").await;
-    let rooms: Vec<Value> = app
-        .get("/api/rooms", Some(&bob))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let rooms: Vec<Value> = app.get_json("/api/rooms", &bob).await;
 
     assert_eq!(edited["message"]["seq"], 3, "{edited}");
     let general = rooms.iter().find(|r| r["id"] == room).unwrap();
@@ -966,12 +956,7 @@ async fn rooms_are_listed_with_archived_last() {
     )
     .await;
 
-    let rooms: Vec<Value> = app
-        .get("/api/rooms", Some(&ana))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let rooms: Vec<Value> = app.get_json("/api/rooms", &ana).await;
 
     let names: Vec<&str> = rooms.iter().map(|r| r["name"].as_str().unwrap()).collect();
     assert_eq!(names, ["zzz-new", "aaa-old"]);
