@@ -43,8 +43,11 @@ pub struct Application {
     /// Socket.IO, in front of the router (see `serve_until`).
     socket_layer: SocketIoLayer,
     state: AppState,
-    /// Background tasks (token expiry, the writer, presence), stopped with the server.
-    tasks: Vec<tokio::task::JoinHandle<()>>,
+    /// Background tasks that emit on a timer (token expiry, presence, the admin dashboard),
+    /// stopped before the sockets are closed.
+    emitters: Vec<tokio::task::JoinHandle<()>>,
+    /// The message writer's broadcasting task, stopped with the server.
+    writer: tokio::task::JoinHandle<()>,
 }
 
 impl Application {
@@ -88,9 +91,10 @@ impl Application {
             .build_layer();
         realtime::register(&io);
         let state = AppState { services, io };
-        let tasks = vec![
+        let writer =
+            writer_task.start(&database_file, state.config.durability, state.io.clone())?;
+        let emitters = vec![
             realtime::spawn_expiry_sweeper(state.io.clone()),
-            writer_task.start(&database_file, state.config.durability, state.io.clone())?,
             state.presence.clone().spawn_flusher(state.io.clone()),
             crate::admin::dashboard::spawn_pusher(state.clone()),
         ];
@@ -112,7 +116,8 @@ impl Application {
             router,
             socket_layer,
             state,
-            tasks,
+            emitters,
+            writer,
         })
     }
 
@@ -144,17 +149,32 @@ impl Application {
             .map_request(realtime::own_handshake_request)
             .layer(self.socket_layer)
             .service(self.router);
+        let emitters: Vec<_> = self.emitters.iter().map(|t| t.abort_handle()).collect();
         crate::serve::serve_until(self.listener, app, async move {
             shutdown.await;
             tracing::info!("shutting down: closing sockets");
+            // The timed emitters stop first: `io.close()` removes the namespace, and socketioxide
+            // panics on an emit after that (the presence flusher's next tick would announce the
+            // very disconnects this close causes).
+            for task in emitters {
+                task.abort();
+            }
             // Open WebSockets would otherwise keep their clients waiting for a close.
             io.close().await;
         })
         .await?;
-        for task in &self.tasks {
-            task.abort();
+        self.writer.abort();
+        let mut panicked = 0;
+        for task in self.emitters.into_iter().chain([self.writer]) {
+            if let Err(e) = task.await
+                && e.is_panic()
+            {
+                tracing::error!(error = %e, "a background task panicked");
+                panicked += 1;
+            }
         }
         self.state.db.close().await;
+        anyhow::ensure!(panicked == 0, "{panicked} background task(s) panicked");
         Ok(())
     }
 }

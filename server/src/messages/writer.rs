@@ -235,12 +235,13 @@ fn run_batch(conn: &mut Connection, changes: &[Change]) -> rusqlite::Result<Vec<
 
 /// Emits the change to its room, and mention notifications to the mentioned users.
 async fn broadcast(io: &SocketIo, message: &Message, outgoing: Outgoing) {
+    // Once the server has closed its sockets (shutdown) the namespace is gone, and `io.to` would
+    // panic; a change committed then is in the log, and clients catch up when they reconnect.
+    let to = |room| io.of("/").map(|ns| ns.to(room));
     // A socket whose buffer is full misses this event; its client sees the `seq` gap and catches
     // up with `joinRoom {since}`.
-    if let Err(e) = io
-        .to(room_key(message.room_id))
-        .emit(outgoing.event, message)
-        .await
+    if let Some(room) = to(room_key(message.room_id))
+        && let Err(e) = room.emit(outgoing.event, message).await
     {
         tracing::debug!(error = %e, "broadcast did not reach every socket");
     }
@@ -252,10 +253,11 @@ async fn broadcast(io: &SocketIo, message: &Message, outgoing: Outgoing) {
             from: message.user.clone(),
             text: message.text.clone(),
         };
-        let _ = io
-            .to(user_key(user))
-            .emit(events::Notification::NAME, &notification)
-            .await;
+        if let Some(sockets) = to(user_key(user)) {
+            let _ = sockets
+                .emit(events::Notification::NAME, &notification)
+                .await;
+        }
     }
 }
 
