@@ -10,7 +10,10 @@ if (argv[0] === '--summary') {
   for (const f of argv.slice(1)) console.log(summaryLine(JSON.parse(readFileSync(f, 'utf8'))));
   process.exit(0);
 }
-const results = argv.map((f) => JSON.parse(readFileSync(f, 'utf8')));
+const records = argv.map((f) => JSON.parse(readFileSync(f, 'utf8')));
+// The instruction counts (end2end/bench/callgrind.mjs) have a section of their own.
+const profiles = records.filter((r) => r.tool === 'callgrind');
+const results = records.filter((r) => r.tool !== 'callgrind');
 if (results.length === 0) {
   console.error('usage: report.mjs results/*.json > BENCHMARKS.md');
   process.exit(2);
@@ -90,7 +93,8 @@ p('It needs Node.js and npm, `taskset`, and `sqlite3` or `python3`. The first ti
 p('(`cargo build --release -p server --bin tagarela`; `BENCH_BUILD=1` rebuilds it) and installs the peer from');
 p('`../shared/bench/peer-node` into `target/bench-peer` (`npm ci`; `better-sqlite3` compiles from source, a few');
 p(`minutes, once). Then about ${spanMin} minutes of runs. Knobs: \`BENCH_RUNS\` (3), \`BENCH_SCENARIOS\`, \`SERVER_CPU\` (1),`);
-p('`LOAD_CPU` (0), `BENCH_MAX_MINUTES` (25). Raw JSON per run: `target/bench-results/` (not committed).');
+p('`LOAD_CPU` (0), `BENCH_MAX_MINUTES` (25), `BENCH_PROFILE` (1: end with the instruction counts, a few minutes under');
+p('valgrind; 0 skips them). Raw JSON per run: `target/bench-results/` (not committed).');
 p('One scenario by hand, against any server on this machine:');
 p();
 p('```sh');
@@ -348,6 +352,82 @@ p();
   p(`whole core${perCore >= 10000 ? ' (the 10,000/s target is within one core; a lower wall-clock rate means the server did not get its whole core on this shared machine, or the load tool saturated)' : ''}.`);
   p();
 }
+
+// ---------- instruction counts ----------
+
+/** What a function's name says it belongs to: its crate, or for C code, the library. */
+function componentOf(name) {
+  if (name.includes('[libc') || name.includes('[ld-linux')) {
+    return /mem(cpy|move|set)|malloc|free|memalign|unlink_chunk/.test(name) ? 'libc: malloc, free, memcpy' : 'libc: other (locks, clocks)';
+  }
+  const crate = /^<*([A-Za-z_][A-Za-z0-9_]*)::/.exec(name)?.[1];
+  if (!crate) {
+    if (/^(sqlite3|wal|pager|btree|vdbe|pcache|yy_|unixWrite|unixRead|seekAndWrite)/i.test(name) || /^[a-z][A-Za-z0-9_.']*$/.test(name)) return 'SQLite (C)';
+    return 'other';
+  }
+  if (['server', 'app'].includes(crate)) return 'Tagarela (server, app)';
+  if (/^(socketioxide|engineioxide|tungstenite|tokio_tungstenite)/.test(crate)) return 'Socket.IO stack (socketioxide, engineioxide, tungstenite)';
+  if (/^(tokio|mio|futures|tokio_util)/.test(crate)) return 'tokio and futures (tasks, channels, I/O readiness)';
+  if (/^(serde|serde_json)/.test(crate)) return 'JSON (serde)';
+  if (/^(rusqlite|libsqlite3_sys)/.test(crate)) return 'SQLite (C)';
+  if (/^(hyper|axum|tower|tower_http|http|http_body)/.test(crate)) return 'HTTP (hyper, axum, tower)';
+  if (['core', 'alloc', 'std', 'hashbrown'].includes(crate)) return /hash|sip/i.test(name) ? 'Rust std: hashing (HashMap lookups)' : 'Rust std: other (drops, collections, formatting)';
+  return 'other';
+}
+
+/** Per operation: the difference between a scenario's longest and shortest profile run. */
+function perOp(scenario) {
+  const runs = profiles.filter((r) => r.scenario === scenario && r.ok && r.ops > 0).sort((a, b) => a.ops - b.ops);
+  if (runs.length < 2) return null;
+  const [short, long] = [runs[0], runs[runs.length - 1]];
+  const ops = long.ops - short.ops;
+  if (ops <= 0) return null;
+  const names = new Set([...Object.keys(short.functions), ...Object.keys(long.functions)]);
+  const fns = [...names].map((n) => [n, ((long.functions[n] || 0) - (short.functions[n] || 0)) / ops]);
+  const groups = new Map();
+  for (const [n, x] of fns) groups.set(componentOf(n), (groups.get(componentOf(n)) || 0) + x);
+  return { short, long, ops, total: (long.total - short.total) / ops, fns, groups };
+}
+
+p('## Instructions per operation (callgrind)');
+p();
+{
+  const fan = perOp('fanout');
+  const thr = perOp('throughput');
+  if (!fan && !thr) {
+    p('Not measured in this run (`BENCH_PROFILE=0`, valgrind missing, or a profile run failed).');
+  } else {
+    p('CPU time on a shared machine swings with its other work; instruction counts do not. At its end');
+    p('`make bench` runs ours twice more per scenario under `valgrind --tool=callgrind`, smaller (callgrind');
+    p('runs it about 50 times slower) and differing only in how long they send, and divides the difference in');
+    p('user-space instructions by the difference in operations, so start-up, sign-ups and handshakes cancel');
+    p('out. These count instructions, not time: the kernel’s part (the `send` syscalls, loopback TCP) is not');
+    p('in them, and an instruction of `memcpy` is not one of `sqlite3VdbeExec`. They show where the');
+    p('user-space work goes, and let two builds be compared without the noise of the machine.');
+    p();
+    const what = (x, sc) => `${num(x.ops, 0)} more ${x.short.ops_kind === 'delivery' ? 'deliveries' : 'acks'} (${sc === 'fanout' ? `1 room × ${x.long.params?.members} members at ${x.long.params?.rate} msgs/s` : `${x.long.params?.rooms} rooms × ${x.long.params?.members} sockets, closed loop`}, ${x.short.params?.duration} s vs ${x.long.params?.duration} s of sending)`;
+    const names = [...new Set([...(fan ? fan.groups.keys() : []), ...(thr ? thr.groups.keys() : [])])];
+    const val = (x, g) => (x ? x.groups.get(g) || 0 : null);
+    names.sort((a, b) => (val(fan, b) ?? val(thr, b)) - (val(fan, a) ?? val(thr, a)));
+    p('| component | per fan-out delivery | per acked message (throughput) |');
+    p('|---|---|---|');
+    const c = (x, g) => (x ? `${num(val(x, g), 0)} (${num((100 * val(x, g)) / x.total, 0)} %)` : '–');
+    for (const g of names) {
+      if (Math.abs(val(fan, g) ?? 0) < 5 && Math.abs(val(thr, g) ?? 0) < 5) continue;
+      p(`| ${g} | ${c(fan, g)} | ${c(thr, g)} |`);
+    }
+    p(`| **all user-space instructions** | **${fan ? num(fan.total, 0) : '–'}** | **${thr ? num(thr.total, 0) : '–'}** |`);
+    p();
+    if (fan) p(`- Fan-out: from ${what(fan, 'fanout')}.`);
+    if (thr) p(`- Throughput: from ${what(thr, 'throughput')}; under callgrind the writer’s batches are smaller than at full speed, so its share is an upper bound.`);
+    for (const [x, label] of [[fan, 'delivery'], [thr, 'acked message']]) {
+      if (!x) continue;
+      const top = x.fns.filter(([, v]) => v > 0).sort((a, b) => b[1] - a[1]).slice(0, 8);
+      p(`- Heaviest functions per ${label}: ${top.map(([n, v]) => `\`${n.replace(/ \[.*\]$/, '').replace(/`/g, '').slice(0, 70)}\` ${num(v, 0)}`).join(', ')}.`);
+    }
+  }
+}
+p();
 
 // ---------- analysis of misses ----------
 

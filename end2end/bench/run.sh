@@ -15,6 +15,7 @@
 #   BENCH_SERVERS="ours peer"    which servers to run (e.g. "ours" for a quick check)
 #   BENCH_MAX_MINUTES=25         no new run starts after this
 #   PEER_SRC=../shared/bench/peer-node
+#   BENCH_PROFILE=1              0: skip the instruction counts (callgrind; needs valgrind)
 # Raw results: target/bench-results/*.json (never committed). Report: BENCHMARKS.md.
 set -euo pipefail
 
@@ -27,6 +28,7 @@ SERVER_CPU="${SERVER_CPU:-1}"
 LOAD_CPU="${LOAD_CPU:-0}"
 MAX_MINUTES="${BENCH_MAX_MINUTES:-25}"
 PEER_SRC="${PEER_SRC:-$root/../shared/bench/peer-node}"
+PROFILE="${BENCH_PROFILE:-1}"
 bin="$root/target/release/tagarela"
 peer="$root/target/bench-peer"
 results="$root/target/bench-results"
@@ -76,10 +78,13 @@ rm -f "$results"/*.json "$results"/*.log
 
 pid=""
 work=""
+# Tenths of a second a server gets to start, and to stop after SIGTERM (valgrind needs longer).
+start_wait=200
+stop_wait=50
 stop_server() {
   if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
     kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    for _ in $(seq "$stop_wait"); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     kill -KILL "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
   fi
@@ -109,7 +114,19 @@ if [ -n "$(find server/src app/src migrations -newer "$bin" -type f 2>/dev/null 
 fi
 peer_build="peer-node: socket.io $(node -p "require('$peer/node_modules/socket.io/package.json').version"), better-sqlite3 $(node -p "require('$peer/node_modules/better-sqlite3/package.json').version")"
 
-# run_one <ours|peer> <scenario> <run number>
+# The instruction-count runs: ours under callgrind (about 50 times slower), so smaller, at a fixed
+# rate for the fan-out; each scenario twice, differing only in how long it sends.
+profile_args() {
+  local slow="--ack-timeout 120000 --connect-timeout 120000 --watchdog 300"
+  case "$1" in
+    fanout) echo "--workers 1 --members 200 --sockets-per-user 20 --rate 10 --duration $2 $slow" ;;
+    throughput) echo "--workers 1 --rooms 20 --members 4 --sockets-per-user 2 --duration $2 $slow" ;;
+  esac
+}
+PROFILE_SCENARIOS="fanout throughput"
+PROFILE_DURATIONS="4 12"
+
+# run_one <ours|peer|callgrind> <scenario> <run number, or seconds of sending for callgrind>
 run_one() {
   local label="$1" sc="$2" n="$3"
   # the next free port
@@ -120,7 +137,17 @@ run_one() {
   [ "$label" = peer ] && build="$peer_build"
   work="$(mktemp -d /tmp/tagarela-bench.XXXXXX)"
   local db="$work/db.sqlite" log="$results/$n-$label-$sc.log"
-  if [ "$label" = ours ]; then
+  local wrap=() args
+  args="$(scenario_args "$sc")"
+  start_wait=200
+  stop_wait=50
+  if [ "$label" = callgrind ]; then
+    wrap=(valgrind --tool=callgrind --separate-threads=yes "--callgrind-out-file=$work/callgrind.out.%p")
+    args="$(profile_args "$sc" "$n")"
+    start_wait=1200
+    stop_wait=1200
+  fi
+  if [ "$label" != peer ]; then
     # cwd = the scratch folder, so no .env of the checkout is read. Pinned to one core, the
     # server gets one tokio worker (the default, one per CPU, would have two fight over it).
     (cd "$work" && exec env PORT="$port" BIND=127.0.0.1 DATABASE_URL="sqlite://$db" \
@@ -128,27 +155,40 @@ run_one() {
       REGISTER_RATE=1000000/1s MAX_SOCKETS_PER_USER=100000 ADMIN_USERNAME="$ADMIN_USERNAME" \
       ADMIN_PASSWORD="$ADMIN_PASSWORD" SQLITE_SYNCHRONOUS=NORMAL RUST_LOG=warn \
       TOKIO_WORKER_THREADS=1 \
-      taskset -c "$SERVER_CPU" "$bin") >"$log" 2>&1 &
+      taskset -c "$SERVER_CPU" "${wrap[@]}" "$bin") >"$log" 2>&1 &
   else
     (cd "$work" && exec env PORT="$port" HOST=127.0.0.1 JWT_SECRET="$JWT_SECRET" \
       PROTOCOL=tagarela SQLITE_SYNC=NORMAL DB_PATH="$db" PEER_ROOMS=100 \
       LOGIN_PASSWORD="$LOGIN_PASSWORD" taskset -c "$SERVER_CPU" node "$peer/server.js") >"$log" 2>&1 &
   fi
   pid=$!
-  for _ in $(seq 200); do
+  for _ in $(seq "$start_wait"); do
     (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
     kill -0 "$pid" 2>/dev/null || { say "$label did not start:"; cat "$log" >&2; exit 1; }
     sleep 0.1
   done
   local out="$results/$n-$label-$sc.json"
+  [ "$label" = callgrind ] && out="$work/load.json"
   # shellcheck disable=SC2046
   timeout --kill-after=5 200 taskset -c "$LOAD_CPU" node end2end/bench/load.mjs \
     --scenario "$sc" --label "$label" --url "http://127.0.0.1:$port" --server-pid "$pid" \
     --db "$db" --admin-user "$ADMIN_USERNAME" --admin-password "$ADMIN_PASSWORD" \
-    --password "$LOGIN_PASSWORD" --server-build "$build" --out "$out" $(scenario_args "$sc") >/dev/null 2>>"$log" \
+    --password "$LOGIN_PASSWORD" --server-build "$build" --out "$out" $args >/dev/null 2>>"$log" \
     || say "$label $sc run $n: the load tool failed (see $log)"
+  if [ "$label" = callgrind ]; then
+    # Stopped, the server writes its counts; then they are summed while the scratch folder exists.
+    local w="$work"
+    work=""
+    stop_server
+    work="$w"
+    if [ -f "$out" ]; then
+      node end2end/bench/report.mjs --summary "$out" >&2
+      node end2end/bench/callgrind.mjs --load "$out" --out "$results/profile-$sc-$n.json" "$work"/callgrind.out.* \
+        || say "callgrind $sc $n: no counts (see $log)"
+    fi
+  fi
   stop_server
-  [ -f "$out" ] && node end2end/bench/report.mjs --summary "$out" >&2
+  [ -f "$out" ] && [ "$label" != callgrind ] && node end2end/bench/report.mjs --summary "$out" >&2
   return 0
 }
 
@@ -168,5 +208,20 @@ for n in $(seq "$RUNS"); do
   done
 done
 
-node end2end/bench/report.mjs "$results"/*.json > BENCHMARKS.md
+if [ "$PROFILE" = 1 ]; then
+  if command -v valgrind >/dev/null && command -v callgrind_annotate >/dev/null; then
+    for sc in $PROFILE_SCENARIOS; do
+      for d in $PROFILE_DURATIONS; do
+        say "instruction counts: $sc, $d s of sending, under callgrind"
+        run_one callgrind "$sc" "$d"
+      done
+    done
+  else
+    say "valgrind is not installed: no instruction counts (BENCH_PROFILE=0 skips them)"
+  fi
+fi
+
+# Through a temporary file, so that a failed report leaves the last BENCHMARKS.md as it was.
+node end2end/bench/report.mjs "$results"/*.json > "$results/BENCHMARKS.md"
+mv "$results/BENCHMARKS.md" BENCHMARKS.md
 say "done in $(( (SECONDS - started) / 60 ))m$(( (SECONDS - started) % 60 ))s: BENCHMARKS.md, raw results in target/bench-results/"
