@@ -347,7 +347,10 @@ p();
   p('Tried and not kept: a 16,000-page WAL checkpoint interval (−3 % of the writer, inside the spread), a');
   p('lower CPU priority for the writer thread (no change), mimalloc as the global allocator (−12 to +6 % in');
   p('three A/B pairs; it had also made memory per socket worse), SQLite without memory statistics,');
-  p('`SCHED_BATCH` for every thread, a 1 KiB page size.');
+  p('`SCHED_BATCH` for every thread, a 1 KiB page size. Session 8: tokio’s current-thread scheduler when the');
+  p('server has one CPU (the multi-thread one with one worker does more bookkeeping per wake-up, in theory):');
+  p('callgrind counted 4,846 user-space instructions per fan-out delivery against 4,831, and 7 % fewer');
+  p('context switches made no difference in CPU time that this host’s noise would let show.');
   p(`Now: ${num(ackMs, 1)} ms per 1k acks and ${num(med(R.aCtx?.a), 1)} context switches per ack, i.e. ${num(perCore, 0)} acks per second of a`);
   p(`whole core${perCore >= 10000 ? ' (the 10,000/s target is within one core; a lower wall-clock rate means the server did not get its whole core on this shared machine, or the load tool saturated)' : ''}.`);
   p();
@@ -511,6 +514,15 @@ if (missed('fan-out: ≥ 2×')) {
   p('application (commit, serialising the message once) about 2 %. The peer makes the same syscall per');
   p('socket, so 2× the peer needs our whole per-delivery cost near the cost of that syscall alone; on a quiet');
   p('machine (session 6 A/B: 9.2 vs 10.9 ms per 1k deliveries, 1.18×) the peer is relatively faster still.');
+  const fan = perOp('fanout');
+  if (fan) {
+    const ours = fan.groups.get('Tagarela (server, app)') || 0;
+    const stack = (fan.groups.get('tokio and futures (tasks, channels, I/O readiness)') || 0) + (fan.groups.get('Socket.IO stack (socketioxide, engineioxide, tungstenite)') || 0);
+    p(`The instruction counts above say the same without the noise: of ${num(fan.total, 0)} user-space instructions per`);
+    p(`delivery, ${num(ours, 0)} are the application’s and ${num(stack, 0)} are tokio’s and the Socket.IO stack’s (the`);
+    p('per-socket writer task’s wake-up, its `select!` re-registering a cancellation wait on every round, the');
+    p('channel, the frame copies).');
+  }
   p('TOOLCHAIN.md put the bare stack at about 1.4× the peer in this test; closing to 2× needs fewer syscalls');
   p('per delivery (several events per frame, which at 50 msgs/s means delaying them) or a Socket.IO stack');
   p('that writes a broadcast frame to each socket from the broadcasting task, not application changes.');
