@@ -3,6 +3,7 @@
 use crate::helpers::*;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use std::time::Duration;
 
 #[tokio::test]
 async fn healthz_answers_ok_when_the_database_answers() {
@@ -86,6 +87,23 @@ async fn server_stops_gracefully_with_sockets_open() {
         "the server closed the socket: {:?}",
         socket.names()
     );
+}
+
+#[tokio::test]
+async fn timed_emitters_do_not_panic_while_shutdown_waits_for_a_request() {
+    let app = spawn_app().await;
+    let token = app.token("ana").await;
+    let _socket = app.socket(&token).await;
+    let request = app.hold_request_open().await;
+
+    let stopping = tokio::spawn(app.stop());
+    // The sockets are closed at once, but the server waits for that request; meanwhile the
+    // presence flusher (every 1 s) and the dashboard pusher (every 2 s) tick at least once.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    drop(request);
+
+    // `stop` fails if a background task panicked (an emit after the sockets were closed).
+    stopping.await.expect("the server stopped cleanly");
 }
 
 #[tokio::test]

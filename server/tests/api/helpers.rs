@@ -202,6 +202,37 @@ impl TestApp {
     }
 
     /// Registers `username` and returns its token.
+    /// A request that is in its handler and stays there: a `POST /api/auth/login` whose body is
+    /// never finished. It returns once the server has asked for the body (`100 Continue`), so the
+    /// request is in flight; dropping the connection ends it.
+    pub async fn hold_request_open(&self) -> tokio::net::TcpStream {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut tcp = tokio::net::TcpStream::connect(self.address)
+            .await
+            .expect("connect");
+        let head = format!(
+            "POST /api/auth/login HTTP/1.1\r\nhost: {}\r\ncontent-type: application/json\r\n\
+             content-length: 100\r\nexpect: 100-continue\r\n\r\n",
+            self.address
+        );
+        tcp.write_all(head.as_bytes()).await.expect("send head");
+        let mut seen = Vec::new();
+        tokio::time::timeout(WAIT, async {
+            let mut buf = [0u8; 256];
+            while !String::from_utf8_lossy(&seen).contains("100 Continue") {
+                let n = tcp.read(&mut buf).await.expect("read");
+                assert!(n > 0, "closed before 100 Continue: {seen:?}");
+                seen.extend_from_slice(&buf[..n]);
+            }
+        })
+        .await
+        .expect("100 Continue");
+        tcp.write_all(b"{\"username\"")
+            .await
+            .expect("send part of the body");
+        tcp
+    }
+
     pub async fn token(&self, username: &str) -> String {
         self.register(username).await["token"]
             .as_str()
