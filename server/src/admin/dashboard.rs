@@ -4,7 +4,7 @@
 
 use crate::auth::token::now_secs;
 use crate::error::Result;
-use crate::realtime::ADMINS_ROOM;
+use crate::realtime::{self, ADMINS_ROOM};
 use crate::state::AppState;
 use app::events::{DashboardUpdate, ServerEvent};
 use app::models::{Dashboard, RoomActivity, RoomId};
@@ -105,17 +105,19 @@ pub fn spawn_pusher(state: AppState) -> tokio::task::JoinHandle<()> {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
-            if state.io.within(ADMINS_ROOM).sockets().is_empty() {
+            let admins = realtime::sockets(&state.io).map(|ns| ns.within(ADMINS_ROOM).sockets());
+            if admins.is_none_or(|admins| admins.is_empty()) {
                 continue;
             }
             match snapshot(&state).await {
                 Ok(dashboard) => {
                     let event = DashboardUpdate(dashboard);
-                    let _ = state
-                        .io
-                        .to(ADMINS_ROOM)
-                        .emit(DashboardUpdate::NAME, &event)
-                        .await;
+                    if let Some(sockets) = realtime::sockets(&state.io) {
+                        let _ = sockets
+                            .to(ADMINS_ROOM)
+                            .emit(DashboardUpdate::NAME, &event)
+                            .await;
+                    }
                 }
                 Err(e) => tracing::warn!(error = %e, "computing the dashboard"),
             }

@@ -14,7 +14,7 @@ use crate::config::Config;
 use crate::db;
 use crate::error::{AppError, Result, unique_as_conflict};
 use crate::limits::RateLimiter;
-use crate::realtime::{session_key, user_key};
+use crate::realtime::{self, session_key, user_key};
 use crate::state::AppState;
 use crate::users;
 use anyhow::Context;
@@ -302,14 +302,18 @@ async fn session_user(
 
 async fn close_session_sockets(io: &SocketIo, session_ids: &[i64]) {
     for &id in session_ids {
-        if let Err(e) = io.within(session_key(id)).disconnect().await {
+        if let Some(sockets) = realtime::sockets(io)
+            && let Err(e) = sockets.within(session_key(id)).disconnect().await
+        {
             tracing::warn!(error = %e, session_id = id, "closing a session's sockets");
         }
     }
 }
 
 async fn close_user_sockets(io: &SocketIo, user_id: UserId) {
-    if let Err(e) = io.within(user_key(user_id)).disconnect().await {
+    if let Some(sockets) = realtime::sockets(io)
+        && let Err(e) = sockets.within(user_key(user_id)).disconnect().await
+    {
         tracing::warn!(error = %e, %user_id, "closing a user's sockets");
     }
 }

@@ -9,7 +9,7 @@ use super::store;
 use crate::auth::CurrentUser;
 use crate::config::Durability;
 use crate::error::{AppError, Result};
-use crate::realtime::{room_key, user_key};
+use crate::realtime::{self, room_key, user_key};
 use anyhow::Context;
 use app::events::{self, ServerEvent};
 use app::models::{Message, MessageId, RoomId, UserId, UserRef};
@@ -235,9 +235,7 @@ fn run_batch(conn: &mut Connection, changes: &[Change]) -> rusqlite::Result<Vec<
 
 /// Emits the change to its room, and mention notifications to the mentioned users.
 async fn broadcast(io: &SocketIo, message: &Message, outgoing: Outgoing) {
-    // Once the server has closed its sockets (shutdown) the namespace is gone, and `io.to` would
-    // panic; a change committed then is in the log, and clients catch up when they reconnect.
-    let to = |room| io.of("/").map(|ns| ns.to(room));
+    let to = |room| realtime::sockets(io).map(|ns| ns.to(room));
     // A socket whose buffer is full misses this event; its client sees the `seq` gap and catches
     // up with `joinRoom {since}`.
     if let Some(room) = to(room_key(message.room_id))

@@ -51,7 +51,8 @@ pub async fn authenticate(
             Refused::Unauthorized
         })?;
     // Counted and joined with no `.await` in between, so parallel handshakes see each other.
-    if state.io.within(user_key(me.id)).sockets().len() >= state.config.max_sockets_per_user {
+    let open = super::sockets(&state.io).map_or(0, |ns| ns.within(user_key(me.id)).sockets().len());
+    if open >= state.config.max_sockets_per_user {
         return Err(Refused::RateLimited);
     }
     socket.join([user_key(me.id), session_key(me.session_id)]);

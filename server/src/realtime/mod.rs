@@ -19,8 +19,17 @@ use app::models::{RoomId, UserId};
 use socketioxide::SocketIo;
 use socketioxide::extract::{Extension, SocketRef};
 use socketioxide::handler::ConnectHandler;
+use socketioxide::operators::BroadcastOperators;
 use std::sync::Arc;
 use std::time::Duration;
+
+/// Every server-side emit, join and count starts here: the default namespace's operators, or
+/// `None` once the server has closed its sockets (shutdown). socketioxide removes the namespace
+/// then, and its own `io.to`, `io.within` and `io.emit` panic; a request or timer still running
+/// at that point has no socket left to tell, and what it committed is in the log.
+pub fn sockets(io: &SocketIo) -> Option<BroadcastOperators> {
+    io.of("/")
+}
 
 /// The Socket.IO room of a chat room: every member socket.
 pub fn room_key(room: RoomId) -> String {

@@ -151,10 +151,12 @@ impl Presence {
                         joined: delta.joined.into_values().collect(),
                         left: delta.left.into_values().collect(),
                     };
-                    let _ = io
-                        .to(room_key(room))
-                        .emit(events::Presence::NAME, &event)
-                        .await;
+                    if let Some(sockets) = super::sockets(&io) {
+                        let _ = sockets
+                            .to(room_key(room))
+                            .emit(events::Presence::NAME, &event)
+                            .await;
+                    }
                 }
             }
         })

@@ -87,13 +87,14 @@ pub async fn typing(
                 user: rooms::user_ref(&me),
                 typing: input.typing,
             };
-            let _ = state
-                .io
-                .to(room_key(input.room_id))
-                .except(user_key(me.id))
-                .volatile()
-                .emit(UserTyping::NAME, &event)
-                .await;
+            if let Some(sockets) = super::sockets(&state.io) {
+                let _ = sockets
+                    .to(room_key(input.room_id))
+                    .except(user_key(me.id))
+                    .volatile()
+                    .emit(UserTyping::NAME, &event)
+                    .await;
+            }
             Ok(Empty {})
         })
         .await;

@@ -9,7 +9,7 @@ use crate::auth::CurrentUser;
 use crate::db;
 use crate::error::{AppError, Result, unique_as_conflict};
 use crate::messages;
-use crate::realtime::{room_key, user_key};
+use crate::realtime::{self, room_key, user_key};
 use crate::state::AppState;
 use app::events::{self, JoinRoom, JoinRoomAck, MarkRead, ServerEvent};
 use app::models::{Room, RoomId, UserRef};
@@ -69,7 +69,9 @@ pub async fn create_room(state: &AppState, admin: &CurrentUser, input: NewRoom) 
     )
     .await?;
     tx.commit().await?;
-    let _ = state.io.emit(events::RoomCreated::NAME, &room).await;
+    if let Some(sockets) = realtime::sockets(&state.io) {
+        let _ = sockets.emit(events::RoomCreated::NAME, &room).await;
+    }
     Ok(room)
 }
 
@@ -134,7 +136,9 @@ pub async fn update_room(
         admin::record(&mut *tx, admin, action, &before.name, "").await?;
     }
     tx.commit().await?;
-    let _ = state.io.emit(events::RoomUpdated::NAME, &after).await;
+    if let Some(sockets) = realtime::sockets(&state.io) {
+        let _ = sockets.emit(events::RoomUpdated::NAME, &after).await;
+    }
     Ok(after)
 }
 
@@ -148,15 +152,14 @@ pub async fn delete_room(state: &AppState, admin: &CurrentUser, room: RoomId) ->
     store::delete_room(&mut *tx, room).await?;
     admin::record(&mut *tx, admin, Action::RoomDeleted, &found.name, "").await?;
     tx.commit().await?;
-    let _ = state.io.within(room_key(room)).leave(room_key(room)).await;
+    if let Some(sockets) = realtime::sockets(&state.io) {
+        let _ = sockets.within(room_key(room)).leave(room_key(room)).await;
+    }
     state.presence.forget_room(room);
-    let _ = state
-        .io
-        .emit(
-            events::RoomDeleted::NAME,
-            &events::RoomDeleted { room_id: room },
-        )
-        .await;
+    if let Some(sockets) = realtime::sockets(&state.io) {
+        let deleted = events::RoomDeleted { room_id: room };
+        let _ = sockets.emit(events::RoomDeleted::NAME, &deleted).await;
+    }
     Ok(())
 }
 
@@ -173,7 +176,9 @@ pub async fn join_room(state: &AppState, me: &CurrentUser, input: JoinRoom) -> R
         store::insert_membership(&state.db, me.id, room_id).await?;
         state.presence.member_joined(&user_ref(me), room_id);
     }
-    let _ = state.io.to(user_key(me.id)).join(room_key(room_id)).await;
+    if let Some(sockets) = realtime::sockets(&state.io) {
+        let _ = sockets.to(user_key(me.id)).join(room_key(room_id)).await;
+    }
     // Read after the sockets joined: anything newer arrives live.
     let room = find_room(state, room_id).await?;
     let last_read_seq = marker.unwrap_or(0);
@@ -183,14 +188,13 @@ pub async fn join_room(state: &AppState, me: &CurrentUser, input: JoinRoom) -> R
     };
     let members = store::member_ids(&state.db, room.id).await?;
     let online = state.presence.online_among(&members);
-    let _ = state
-        .io
-        .to(user_key(me.id))
-        .emit(
-            events::JoinedRoom::NAME,
-            &events::JoinedRoom { room_id: room.id },
-        )
-        .await;
+    if let Some(sockets) = realtime::sockets(&state.io) {
+        let joined = events::JoinedRoom { room_id: room.id };
+        let _ = sockets
+            .to(user_key(me.id))
+            .emit(events::JoinedRoom::NAME, &joined)
+            .await;
+    }
     Ok(JoinRoomAck {
         room,
         messages,
@@ -204,7 +208,9 @@ pub async fn join_room(state: &AppState, me: &CurrentUser, input: JoinRoom) -> R
 pub async fn leave_room(state: &AppState, me: &CurrentUser, room: RoomId) -> Result<()> {
     find_room(state, room).await?;
     let was_member = store::delete_membership(&state.db, me.id, room).await?;
-    let _ = state.io.to(user_key(me.id)).leave(room_key(room)).await;
+    if let Some(sockets) = realtime::sockets(&state.io) {
+        let _ = sockets.to(user_key(me.id)).leave(room_key(room)).await;
+    }
     if was_member {
         state.presence.member_left(&user_ref(me), room);
     }
@@ -232,11 +238,13 @@ pub async fn mark_read(
         room_id: input.room_id,
         seq,
     };
-    let mut to = state.io.to(user_key(me.id));
-    if let Some(sid) = socket {
-        to = to.except(sid);
+    if let Some(sockets) = realtime::sockets(&state.io) {
+        let mut to = sockets.to(user_key(me.id));
+        if let Some(sid) = socket {
+            to = to.except(sid);
+        }
+        let _ = to.emit(<MarkRead as ServerEvent>::NAME, &marker).await;
     }
-    let _ = to.emit(<MarkRead as ServerEvent>::NAME, &marker).await;
     Ok(())
 }
 

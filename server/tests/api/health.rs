@@ -94,7 +94,9 @@ async fn timed_emitters_do_not_panic_while_shutdown_waits_for_a_request() {
     let app = spawn_app().await;
     let token = app.token("ana").await;
     let _socket = app.socket(&token).await;
-    let request = app.hold_request_open().await;
+    let request = app
+        .hold_request("/api/auth/login", &json!({"username": "ana"}), None)
+        .await;
 
     let stopping = tokio::spawn(app.stop());
     // The sockets are closed at once, but the server waits for that request; meanwhile the
@@ -103,6 +105,24 @@ async fn timed_emitters_do_not_panic_while_shutdown_waits_for_a_request() {
     drop(request);
 
     // `stop` fails if a background task panicked (an emit after the sockets were closed).
+    stopping.await.expect("the server stopped cleanly");
+}
+
+#[tokio::test]
+async fn a_request_that_ends_after_the_sockets_closed_still_gets_its_response() {
+    let app = spawn_app().await;
+    let admin = app.token("admin").await;
+    let socket = app.socket(&admin).await;
+    let request = app
+        .hold_request("/api/admin/rooms", &json!({"name": "late"}), Some(&admin))
+        .await;
+
+    let stopping = tokio::spawn(app.stop());
+    assert!(socket.closed().await, "the server closed the socket");
+    // The room is created after the sockets are gone: its `roomCreated` has no one to reach.
+    let status = request.finish().await;
+
+    assert_eq!(status, 201);
     stopping.await.expect("the server stopped cleanly");
 }
 

@@ -201,19 +201,21 @@ impl TestApp {
         response.json().await.expect("json")
     }
 
-    /// Registers `username` and returns its token.
-    /// A request that is in its handler and stays there: a `POST /api/auth/login` whose body is
-    /// never finished. It returns once the server has asked for the body (`100 Continue`), so the
-    /// request is in flight; dropping the connection ends it.
-    pub async fn hold_request_open(&self) -> tokio::net::TcpStream {
+    /// A `POST path` that is in its handler and waits there for its body: it returns once the
+    /// server has asked for the body (`100 Continue`). `HeldRequest::finish` sends the body and
+    /// reads the status; dropping it ends the request.
+    pub async fn hold_request(&self, path: &str, body: &Value, token: Option<&str>) -> HeldRequest {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let body = body.to_string();
         let mut tcp = tokio::net::TcpStream::connect(self.address)
             .await
             .expect("connect");
+        let bearer = token.map_or(String::new(), |t| format!("authorization: Bearer {t}\r\n"));
         let head = format!(
-            "POST /api/auth/login HTTP/1.1\r\nhost: {}\r\ncontent-type: application/json\r\n\
-             content-length: 100\r\nexpect: 100-continue\r\n\r\n",
-            self.address
+            "POST {path} HTTP/1.1\r\nhost: {}\r\ncontent-type: application/json\r\n\
+             content-length: {}\r\n{bearer}expect: 100-continue\r\nconnection: close\r\n\r\n",
+            self.address,
+            body.len()
         );
         tcp.write_all(head.as_bytes()).await.expect("send head");
         let mut seen = Vec::new();
@@ -227,12 +229,10 @@ impl TestApp {
         })
         .await
         .expect("100 Continue");
-        tcp.write_all(b"{\"username\"")
-            .await
-            .expect("send part of the body");
-        tcp
+        HeldRequest { tcp, body }
     }
 
+    /// Registers `username` and returns its token.
     pub async fn token(&self, username: &str) -> String {
         self.register(username).await["token"]
             .as_str()
@@ -631,4 +631,33 @@ pub async fn assert_error(response: Response, status: StatusCode, code: &str) ->
         "{body}"
     );
     body
+}
+
+/// A request held in its handler (`TestApp::hold_request`).
+pub struct HeldRequest {
+    tcp: tokio::net::TcpStream,
+    body: String,
+}
+
+impl HeldRequest {
+    /// Sends the body and returns the response's status code.
+    pub async fn finish(mut self) -> u16 {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        self.tcp
+            .write_all(self.body.as_bytes())
+            .await
+            .expect("send the body");
+        let mut response = String::new();
+        tokio::time::timeout(WAIT, self.tcp.read_to_string(&mut response))
+            .await
+            .expect("a response in time")
+            .expect("read the response");
+        // What follows `100 Continue` is the response's own status line.
+        let status = response
+            .split("\r\n")
+            .filter(|line| line.starts_with("HTTP/1.1 "))
+            .find(|line| !line.starts_with("HTTP/1.1 100"))
+            .unwrap_or_else(|| panic!("no response: {response:?}"));
+        status[9..12].parse().expect("a status code")
+    }
 }
