@@ -373,14 +373,14 @@ function componentOf(name) {
   }
   const crate = /^<*([A-Za-z_][A-Za-z0-9_]*)::/.exec(name)?.[1];
   if (!crate) {
-    if (/^(sqlite3|wal|pager|btree|vdbe|pcache|yy_|unixWrite|unixRead|seekAndWrite)/i.test(name) || /^[a-z][A-Za-z0-9_.']*$/.test(name)) return 'SQLite (C)';
+    if (/^(sqlite3|wal|pager|btree|vdbe|pcache|yy_|unixWrite|unixRead|seekAndWrite)/i.test(name) || /^[a-z][A-Za-z0-9_.']*$/.test(name)) return 'SQLite (C code in the binary)';
     return 'other';
   }
   if (['server', 'app'].includes(crate)) return 'Tagarela (server, app)';
   if (/^(socketioxide|engineioxide|tungstenite|tokio_tungstenite)/.test(crate)) return 'Socket.IO stack (socketioxide, engineioxide, tungstenite)';
   if (/^(tokio|mio|futures|tokio_util)/.test(crate)) return 'tokio and futures (tasks, channels, I/O readiness)';
   if (/^(serde|serde_json)/.test(crate)) return 'JSON (serde)';
-  if (/^(rusqlite|libsqlite3_sys)/.test(crate)) return 'SQLite (C)';
+  if (/^(rusqlite|libsqlite3_sys)/.test(crate)) return 'SQLite (C code in the binary)';
   if (/^(hyper|axum|tower|tower_http|http|http_body)/.test(crate)) return 'HTTP (hyper, axum, tower)';
   if (['core', 'alloc', 'std', 'hashbrown'].includes(crate)) return /hash|sip/i.test(name) ? 'Rust std: hashing (HashMap lookups)' : 'Rust std: other (drops, collections, formatting)';
   return 'other';

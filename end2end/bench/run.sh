@@ -74,7 +74,7 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 say "open files limit $(ulimit -n); load average $(cut -d' ' -f1-3 /proc/loadavg)"
 
 mkdir -p "$results"
-rm -f "$results"/*.json "$results"/*.log
+rm -f "$results"/*.json "$results"/*.log "$results"/*.load "$results"/*.out.*
 
 pid=""
 work=""
@@ -142,7 +142,7 @@ run_one() {
   start_wait=200
   stop_wait=50
   if [ "$label" = callgrind ]; then
-    wrap=(valgrind --tool=callgrind --separate-threads=yes "--callgrind-out-file=$work/callgrind.out.%p")
+    wrap=(valgrind --tool=callgrind --separate-threads=yes "--callgrind-out-file=$results/$n-callgrind-$sc.out.%p")
     args="$(profile_args "$sc" "$n")"
     start_wait=1200
     stop_wait=1200
@@ -168,27 +168,22 @@ run_one() {
     sleep 0.1
   done
   local out="$results/$n-$label-$sc.json"
-  [ "$label" = callgrind ] && out="$work/load.json"
+  # Not *.json: the report reads the callgrind summary of this run, not the load tool's result.
+  [ "$label" = callgrind ] && out="$results/$n-callgrind-$sc.load"
   # shellcheck disable=SC2046
   timeout --kill-after=5 200 taskset -c "$LOAD_CPU" node end2end/bench/load.mjs \
     --scenario "$sc" --label "$label" --url "http://127.0.0.1:$port" --server-pid "$pid" \
     --db "$db" --admin-user "$ADMIN_USERNAME" --admin-password "$ADMIN_PASSWORD" \
     --password "$LOGIN_PASSWORD" --server-build "$build" --out "$out" $args >/dev/null 2>>"$log" \
     || say "$label $sc run $n: the load tool failed (see $log)"
-  if [ "$label" = callgrind ]; then
-    # Stopped, the server writes its counts; then they are summed while the scratch folder exists.
-    local w="$work"
-    work=""
-    stop_server
-    work="$w"
-    if [ -f "$out" ]; then
-      node end2end/bench/report.mjs --summary "$out" >&2
-      node end2end/bench/callgrind.mjs --load "$out" --out "$results/profile-$sc-$n.json" "$work"/callgrind.out.* \
-        || say "callgrind $sc $n: no counts (see $log)"
-    fi
-  fi
+  # Stopped, a server under callgrind writes its counts (one file per thread).
   stop_server
-  [ -f "$out" ] && [ "$label" != callgrind ] && node end2end/bench/report.mjs --summary "$out" >&2
+  [ -f "$out" ] && node end2end/bench/report.mjs --summary "$out" >&2
+  if [ "$label" = callgrind ] && [ -f "$out" ]; then
+    node end2end/bench/callgrind.mjs --load "$out" --out "$results/profile-$sc-$n.json" \
+      "$results/$n-callgrind-$sc".out.* || say "callgrind $sc $n: no counts (see $log)"
+    rm -f "$results/$n-callgrind-$sc".out.*
+  fi
   return 0
 }
 
