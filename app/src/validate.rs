@@ -155,21 +155,25 @@ impl RoomName {
 /// The usernames a text mentions as `@username`, each once, in order of first appearance. An `@`
 /// inside a word (an e-mail address) is not a mention.
 pub fn mentioned_usernames(text: &str) -> Vec<&str> {
-    let is_name_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-');
+    // Name characters are all ASCII, and no byte of a multi-byte UTF-8 character is ASCII, so
+    // bytes can be tested directly; `match_indices` jumps from `@` to `@` (memchr), which keeps
+    // the usual message, without any `@`, off a char-by-char walk on every send.
+    let is_name_byte = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-');
     let mut found: Vec<&str> = Vec::new();
-    let mut previous: Option<char> = None;
-    for (at, c) in text.char_indices() {
-        if c == '@' && !previous.is_some_and(is_name_char) {
-            let rest = &text[at + 1..];
-            let len = rest.find(|c: char| !is_name_char(c)).unwrap_or(rest.len());
-            // A trailing dot ends the sentence, not the name.
-            let name = rest[..len].trim_end_matches('.');
-            if Username::parse(name).is_ok() && !found.iter().any(|f| f.eq_ignore_ascii_case(name))
-            {
-                found.push(name);
-            }
+    for (at, _) in text.match_indices('@') {
+        if at > 0 && is_name_byte(text.as_bytes()[at - 1]) {
+            continue;
         }
-        previous = Some(c);
+        let rest = &text[at + 1..];
+        let len = rest
+            .bytes()
+            .position(|b| !is_name_byte(b))
+            .unwrap_or(rest.len());
+        // A trailing dot ends the sentence, not the name.
+        let name = rest[..len].trim_end_matches('.');
+        if Username::parse(name).is_ok() && !found.iter().any(|f| f.eq_ignore_ascii_case(name)) {
+            found.push(name);
+        }
     }
     found
 }
@@ -189,6 +193,8 @@ mod tests {
             Vec::<&str>::new()
         );
         assert_eq!(mentioned_usernames("@ab is too short"), Vec::<&str>::new());
+        assert_eq!(mentioned_usernames("olá@ana, ça va @zé?"), ["ana"]);
+        assert_eq!(mentioned_usernames("@@ana @"), ["ana"]);
     }
 
     #[test]
