@@ -12,13 +12,22 @@ const CLK_TCK = 100;
 
 /** CPU time (user + system, ms) of a process, or null when it is gone. */
 export function procCpuMs(pid) {
+  const t = procCpuTimes(pid);
+  return t && t.user + t.system;
+}
+
+/**
+ * CPU time of a process split into user and system (kernel: syscalls, and the loopback TCP work
+ * that the kernel charges to the sender), ms, or null when it is gone.
+ */
+export function procCpuTimes(pid) {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // The command name (field 2) may hold spaces: split after its closing parenthesis.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     const utime = Number(fields[11]);
     const stime = Number(fields[12]);
-    return ((utime + stime) * 1000) / CLK_TCK;
+    return { user: (utime * 1000) / CLK_TCK, system: (stime * 1000) / CLK_TCK };
   } catch {
     return null;
   }

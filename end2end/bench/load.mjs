@@ -14,7 +14,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import os from 'node:os';
-import { BitSet, nowMs, procCpuMs, procCtxSwitches, procRssKb, sleep, summarize } from './lib.mjs';
+import { BitSet, nowMs, procCpuMs, procCpuTimes, procCtxSwitches, procRssKb, sleep, summarize } from './lib.mjs';
 
 const PRESETS = {
   connections: { sizes: '1000,5000,10000', 'sockets-per-user': '100', 'connect-concurrency': '100', hold: '5', settle: '2' },
@@ -140,9 +140,11 @@ const round = (x, d = 2) => (x === null || x === undefined || !Number.isFinite(x
 
 function sample() {
   const cpu = process.cpuUsage();
+  const times = serverPid ? procCpuTimes(serverPid) : null;
   return {
     t: nowMs(),
-    cpu: serverPid ? procCpuMs(serverPid) : null,
+    cpu: times && times.user + times.system,
+    sys: times && times.system,
     rss: serverPid ? procRssKb(serverPid) : null,
     ctx: serverPid ? procCtxSwitches(serverPid) : null,
     gen: (cpu.user + cpu.system) / 1000,
@@ -155,6 +157,7 @@ function cpuBetween(a, b) {
   return {
     wall_s: round(wall / 1000, 3),
     server_cpu_ms: server,
+    server_system_cpu_ms: a.sys === null || b.sys === null ? null : b.sys - a.sys,
     server_cpu_pct: server === null ? null : round((100 * server) / wall, 1),
     server_ctx_switches: a.ctx === null || b.ctx === null ? null : b.ctx - a.ctx,
     generator_cpu_pct: round((100 * (b.gen - a.gen)) / wall, 1),
@@ -566,6 +569,7 @@ async function fanout() {
     latency_ms: d.latency_ms,
     deliveries_per_s: round(d.received_unique / sendCpu.wall_s, 1),
     server_cpu_ms_per_1k_deliveries: cpu.server_cpu_ms === null ? null : round((1000 * cpu.server_cpu_ms) / d.received_unique, 2),
+    server_system_cpu_ms_per_1k_deliveries: cpu.server_system_cpu_ms === null ? null : round((1000 * cpu.server_system_cpu_ms) / d.received_unique, 2),
     deliveries_per_server_cpu_s: cpu.server_cpu_ms ? round(d.received_unique / (cpu.server_cpu_ms / 1000), 0) : null,
     server_ctx_switches_per_message: cpu.server_ctx_switches === null ? null : round(cpu.server_ctx_switches / send.acked, 1),
     drained: dr,
@@ -619,6 +623,7 @@ async function throughput() {
     acked_per_s: round(send.acked / sendCpu.wall_s, 1),
     ack_latency_ms: send.ackLatency,
     server_cpu_ms_per_1k_acks: sendCpu.server_cpu_ms === null ? null : round((1000 * sendCpu.server_cpu_ms) / send.acked, 2),
+    server_system_cpu_ms_per_1k_acks: sendCpu.server_system_cpu_ms === null ? null : round((1000 * sendCpu.server_system_cpu_ms) / send.acked, 2),
     acks_per_server_cpu_s: sendCpu.server_cpu_ms ? round(send.acked / (sendCpu.server_cpu_ms / 1000), 0) : null,
     server_ctx_switches_per_ack: sendCpu.server_ctx_switches === null ? null : round(sendCpu.server_ctx_switches / send.acked, 2),
     server_cpu_pct_send_phase: sendCpu.server_cpu_pct,

@@ -114,7 +114,7 @@ p('  `worker_threads`, and only the public contract: users register or log in ov
 p('  `auth: {token}`, `joinRoom`, `sendMessage {roomId, text, clientId}` with acknowledgements, `newMessage`.');
 p('  Rooms `bench-N` are created by the admin (`POST /api/admin/rooms`) on ours and seeded by the peer.');
 p('  Few users with several sockets each (sockets, not password hashes, are what is measured).');
-p('- **Server CPU** is read from `/proc/<pid>/stat` (user + system time) around each phase and divided by the');
+p('- **Server CPU** is read from `/proc/<pid>/stat` (user + system time; the system part also on its own) around each phase and divided by the');
 p('  operations done: these per-operation figures are what the ratios compare, because the wall-clock rates');
 p('  depend on how much of its core each process got on this shared machine. **Memory** is VmRSS from');
 p('  `/proc/<pid>/status`, the slope between two sizes.');
@@ -162,6 +162,7 @@ R.p99 = row('fanout', 'latency p99, ms', 'result.latency_ms.p99', '↓', 1);
 R.pmax = row('fanout', 'latency max, ms', 'result.latency_ms.max', '↓', 1);
 R.dCpu = row('fanout', 'deliveries per server-CPU-second', 'result.deliveries_per_server_cpu_s', '↑', 0);
 R.dMs = row('fanout', 'server CPU per 1k deliveries, ms', 'result.server_cpu_ms_per_1k_deliveries', '↓', 2);
+R.dSys = row('fanout', '… of which system (kernel) CPU, ms', 'result.server_system_cpu_ms_per_1k_deliveries', '↓', 2);
 R.fLost = row('fanout', 'lost deliveries', 'result.lost', '↓', 0, false);
 R.fDup = row('fanout', 'duplicated deliveries', 'result.duplicates', '↓', 0, false);
 R.rssPeakF = row('fanout', 'server peak RSS, MB', 'server.rss_peak_sampled_kb', '↓', 0, true, 1 / 1024);
@@ -169,6 +170,7 @@ R.fGen = row('fanout', 'load tool CPU while sending, % of its core', 'generator.
 R.acks = row('throughput', 'acked messages/s (wall clock)', 'result.acked_per_s', '↑', 0);
 R.aCpu = row('throughput', 'acks per server-CPU-second', 'result.acks_per_server_cpu_s', '↑', 0);
 R.aMs = row('throughput', 'server CPU per 1k acks, ms', 'result.server_cpu_ms_per_1k_acks', '↓', 1);
+R.aSys = row('throughput', '… of which system (kernel) CPU, ms', 'result.server_system_cpu_ms_per_1k_acks', '↓', 1);
 R.aCtx = row('throughput', 'server context switches per ack', 'result.server_ctx_switches_per_ack', '↓', 1);
 R.aPct = row('throughput', 'server CPU while sending, % of its core', 'result.server_cpu_pct_send_phase', '', 0, false);
 R.aLat = row('throughput', 'ack latency p50, ms', 'result.ack_latency_ms.p50', '↓', 1);
@@ -276,7 +278,10 @@ p(`- **The load generator.** It is Node.js on one core (four worker threads shar
   const peerUs = med(R.aMs?.b);
   const oursUs = med(R.aMs?.a);
   if (peerUs && oursUs) {
-    p(`- **The machine’s speed.** The absolute targets (10,000 acks/s, the p99, the 5 s storm) are per core of whatever machine runs this. The peer is a yardstick: here it needed ${num(peerUs, 0)} µs of CPU per ack, against 141–155 µs on session 7’s host (2026-12-07, same peer, same scenario); ours needed ${num(oursUs, 0)} µs here against 65–78 µs there, i.e. ${num(1e6 / 71 / 1000, 1)}k acks per CPU-second there. ${peerUs > 200 ? 'This host’s core does about half the work per second of that one, so the absolute figures here are about half of what the same code measured there; the ours / peer ratios carry over between hosts, the absolute figures do not.' : 'The two hosts are comparable.'}`);
+    // Earlier hosts, by the same yardstick (peer µs per ack, ours µs per ack), from the sessions'
+    // own runs of this scenario; kept here so a reader can place this host among them.
+    const seen = 'session 7’s host 141–155 µs (ours 65–78 µs), session 8’s 318 µs (ours 154 µs), session 9’s 103–110 µs (ours 46–52 µs)';
+    p(`- **The machine’s speed.** The absolute targets (10,000 acks/s, the p99, the 5 s storm) are per core of whatever machine runs this, and the machines this has run on differ by up to three times. The peer’s CPU per ack is a yardstick, its code being the same everywhere: here it needed ${num(peerUs, 0)} µs and ours ${num(oursUs, 0)} µs; the hosts measured so far (all reported as 2-core “AMD EPYC”): ${seen}. The ours / peer ratios carry over between hosts (within the spread of the runs); the absolute figures do not.`);
   }
 }
 p('- **fsync.** WAL with `synchronous=NORMAL` does not fsync on commit (only at checkpoints), for both servers; a commit costs a write to the WAL file in the page cache. With `FULL`, every commit would add an fsync, and batching commits (ours: one transaction per batch of queued messages) would matter far more than here.');
@@ -359,6 +364,9 @@ p();
   p('server has one CPU (the multi-thread one with one worker does more bookkeeping per wake-up, in theory):');
   p('callgrind counted 4,846 user-space instructions per fan-out delivery against 4,831, and 7 % fewer');
   p('context switches made no difference in CPU time that this host’s noise would let show.');
+  p('Session 9: the instruction counts below showed the scan for `@mentions` costing 1,439 instructions per');
+  p('acked message, a character-by-character walk of texts that mostly hold no `@`; it now jumps from `@` to');
+  p('`@` (memchr): 43 instructions.');
   p(`Now: ${num(ackMs, 1)} ms per 1k acks and ${num(med(R.aCtx?.a), 1)} context switches per ack, i.e. ${num(perCore, 0)} acks per second of a`);
   p(`whole core${perCore >= 10000 ? ' (the 10,000/s target is within one core; a lower wall-clock rate means the server did not get its whole core on this shared machine, or the load tool saturated)' : ''}.`);
   p();
@@ -515,27 +523,35 @@ if (missed('fan-out to 1,000')) {
   p();
 }
 if (missed('fan-out: ≥ 2×')) {
-  p('**Fan-out CPU.** Per delivery, the cost is socketioxide’s broadcast: the event is serialised once, then');
-  p('each recipient costs a push into its channel, a wake-up of its writer task, two copies of the frame (into');
-  p('a `String`, then into tungstenite’s write buffer) and one `send` syscall, whose loopback TCP processing,');
-  p('the receiving side included, the kernel charges to the server. A `perf record` of ours in this scenario');
-  p('(session 6): 46 % of the server’s samples are inside that `send` (about 4 µs per delivery), 15 % in');
-  p('socketioxide’s broadcast loop, 30 % in the rest of engineioxide’s per-socket writer task, and the');
-  p('application (commit, serialising the message once) about 2 %. The peer makes the same syscall per');
-  p('socket, so 2× the peer needs our whole per-delivery cost near the cost of that syscall alone; on a quiet');
-  p('machine (session 6 A/B: 9.2 vs 10.9 ms per 1k deliveries, 1.18×) the peer is relatively faster still.');
+  const sysA = med(R.dSys?.a);
+  const sysB = med(R.dSys?.b);
+  const allA = med(R.dMs?.a);
+  const allB = med(R.dMs?.b);
+  p('**Fan-out CPU.** Each delivery is one WebSocket frame written to one socket with one syscall, on both');
+  p('servers (`strace -c` in session 9: one `sendto` per delivery for ours, one `writev` for the peer). Per delivery, ours then costs socketioxide’s broadcast (the event is serialised once; each');
+  p('recipient costs a push into its channel), a wake-up of the recipient’s writer task, two copies of the');
+  p('frame (into a `String`, then into tungstenite’s write buffer) and that syscall, whose loopback TCP');
+  p('processing, the receiving side included, the kernel charges to the sender.');
+  if (sysA && sysB && allA && allB) {
+    const userLeft = allB / 2 - sysA;
+    p(`The system (kernel) CPU rows above measure that syscall’s share: ${num(sysA, 2)} µs per delivery for ours and`);
+    p(`${num(sysB, 2)} µs for the peer, the same work for both, out of ${num(allA, 2)} and ${num(allB, 2)} µs in all. 2× the peer means`);
+    p(`${num(allB / 2, 2)} µs per delivery in all, which ${userLeft > 0 ? `would leave ${num(userLeft, 2)} µs of user space (ours uses ${num(allA - sysA, 2)} µs)` : 'is less than the kernel’s part alone'};`);
+    p(`with no user-space work at all, ours would reach ${num(allB / sysA, 2)}× the peer. So the target asks, in effect, for`);
+    p('fewer syscalls per delivery than the peer makes, not for a faster application.');
+  }
   const fan = perOp('fanout');
   if (fan) {
     const ours = fan.groups.get('Tagarela (server, app)') || 0;
     const stack = (fan.groups.get('tokio and futures (tasks, channels, I/O readiness)') || 0) + (fan.groups.get('Socket.IO stack (socketioxide, engineioxide, tungstenite)') || 0);
-    p(`The instruction counts above say the same without the noise: of ${num(fan.total, 0)} user-space instructions per`);
-    p(`delivery, ${num(ours, 0)} are the application’s and ${num(stack, 0)} are tokio’s and the Socket.IO stack’s (the`);
-    p('per-socket writer task’s wake-up, its `select!` re-registering a cancellation wait on every round, the');
-    p('channel, the frame copies).');
+    p(`The user-space part, in instructions (above): of ${num(fan.total, 0)} per delivery, ${num(ours, 0)} are the application’s`);
+    p(`and ${num(stack, 0)} tokio’s and the Socket.IO stack’s (the per-socket writer task’s wake-up, its \`select!\``);
+    p('re-registering a cancellation wait on every round, the channel, the frame copies).');
   }
-  p('TOOLCHAIN.md put the bare stack at about 1.4× the peer in this test; closing to 2× needs fewer syscalls');
-  p('per delivery (several events per frame, which at 50 msgs/s means delaying them) or a Socket.IO stack');
-  p('that writes a broadcast frame to each socket from the broadcasting task, not application changes.');
+  p('TOOLCHAIN.md put the bare stack at about 1.4× the peer in this test. Closing to 2× needs fewer syscalls');
+  p('per delivery: several events per frame (at 50 msgs/s, each socket gets one event per 20 ms, so that means');
+  p('delaying them), or one syscall for many sockets’ writes (io_uring), in a Socket.IO stack that writes a');
+  p('broadcast frame to each socket from the broadcasting task; neither is an application change.');
   p();
 }
 if (missed('reconnect')) {
