@@ -15,7 +15,7 @@ export PATH := $(CURDIR)/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 CARGO_TEST := $(shell command -v cargo-nextest >/dev/null && echo "nextest run --no-tests=fail" || echo test)
 
-.PHONY: help setup run test lint test-rust test-e2e release sqlx-prepare bench
+.PHONY: help setup py-clients run test lint test-rust test-e2e release sqlx-prepare bench
 
 help:
 	@echo "make run      build and start Tagarela on http://127.0.0.1:3000"
@@ -40,17 +40,30 @@ setup:
 	@command -v chromium >/dev/null \
 	  || { $(SUDO) apt-get update -q && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
 
+## The official Python Socket.IO client, for the tests of outside clients
+## (server/tests/api/clients.rs); only the tests need it, so `make run` does not install it.
+py-clients:
+	@[ target/py-clients/.installed -nt end2end/clients/requirements.txt ] || { \
+	  rm -rf target/py-clients; \
+	  python3 -m venv target/py-clients 2>/dev/null || { rm -rf target/py-clients \
+	    && $(SUDO) apt-get update -q \
+	    && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-venv \
+	    && python3 -m venv target/py-clients; }; \
+	  target/py-clients/bin/pip install -q --disable-pip-version-check \
+	    -r end2end/clients/requirements.txt; \
+	  touch target/py-clients/.installed; }
+
 run: setup
 	cargo leptos serve
 
-test: setup lint test-rust test-e2e
+test: setup py-clients lint test-rust test-e2e
 
 lint:
 	cargo fmt --all -- --check
 	cargo clippy -p server -p app --features app/ssr --all-targets -- -D warnings
 	cargo clippy -p frontend -p app --features app/hydrate --target wasm32-unknown-unknown -- -D warnings
 
-test-rust:
+test-rust: py-clients
 	cargo $(CARGO_TEST) -p server -p app --features app/ssr
 
 # Builds the site and the debug server, then Playwright starts that server on a fresh database.

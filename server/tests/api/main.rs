@@ -3,6 +3,7 @@
 
 mod admin;
 mod auth;
+mod clients;
 mod health;
 mod helpers;
 mod realtime;
