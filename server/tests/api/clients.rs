@@ -1,6 +1,7 @@
 //! Official Socket.IO clients other than the suite's own (Rust): API.md promises that they connect
 //! unchanged over either transport. The Python one runs as a bot would, from
-//! `end2end/clients/socketio_bot.py`, installed by `make setup` into `target/py-clients`.
+//! `end2end/clients/socketio_bot.py`, with the client `make py-clients` (part of `make test` and
+//! `make test-rust`) installs into `target/py-clients`.
 
 use crate::helpers::{TestApp, TestSocket, spawn_app};
 use serde_json::{Value, json};
@@ -12,7 +13,7 @@ async fn python_bot(app: &TestApp, token: &str, room: i64, transports: &[&str]) 
     let python = root.join("target/py-clients/bin/python");
     assert!(
         python.exists(),
-        "{} is missing: `make setup` installs the Python Socket.IO client there",
+        "{} is missing: `make py-clients` (part of `make test`) installs the Python Socket.IO client there",
         python.display()
     );
     let mut command = std::process::Command::new(python);
