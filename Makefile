@@ -8,6 +8,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 CARGO_LEPTOS_VERSION := 0.3.10
+CARGO_DENY_VERSION := 0.20.2
 # The wasm-bindgen CLI must equal the wasm-bindgen crate in Cargo.lock exactly.
 WASM_BINDGEN_VERSION := $(shell sed -n '/^name = "wasm-bindgen"$$/{n;s/^version = "\(.*\)"/\1/p;}' Cargo.lock)
 # npm's binaryen provides the wasm-opt cargo-leptos looks for on PATH (Debian's is too old).
@@ -58,8 +59,17 @@ run: setup
 
 test: setup py-clients lint test-rust test-e2e
 
-lint:
+## lint-tools: cargo-deny for `make lint`; idempotent like setup.
+.PHONY: lint-tools
+lint-tools:
+	@cargo deny --version 2>/dev/null | grep -qF ' $(CARGO_DENY_VERSION)' \
+	  || cargo install cargo-deny@$(CARGO_DENY_VERSION) --locked
+
+lint: lint-tools
 	cargo fmt --all -- --check
+	@# Licenses, duplicate crates (a warning), crates.io as the only source: rules in deny.toml.
+	@# Not advisories: the RustSec database is a git repository, out of reach on these machines.
+	cargo deny check --hide-inclusion-graph bans licenses sources
 	cargo clippy -p server -p app --features app/ssr --all-targets -- -D warnings
 	cargo clippy -p frontend -p app --features app/hydrate --target wasm32-unknown-unknown -- -D warnings
 
@@ -72,9 +82,10 @@ test-e2e:
 	cd end2end && npx playwright test
 
 # The site first, then the server that embeds it: one self-contained executable.
+# Locked: exactly the dependency versions in Cargo.lock (cargo-leptos spells it --cargo-locked).
 release: setup
-	cargo leptos build --release
-	cargo build --release -p server --bin tagarela
+	cargo leptos build --release --cargo-locked
+	cargo build --release --locked -p server --bin tagarela
 	@ls -l target/release/tagarela
 
 # After changing a query: regenerate the committed .sqlx/ data from a scratch database.
