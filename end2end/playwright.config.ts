@@ -37,8 +37,9 @@ export default defineConfig({
       // An admin that exists from the start, so tests can create rooms.
       ADMIN_USERNAME: 'admin',
       ADMIN_PASSWORD: 'admin-password-e2e',
-      // Tests sign up many users from one address.
+      // Tests sign up many users, and open many pages (each a new socket), from one address.
       REGISTER_RATE: '1000/1m',
+      HANDSHAKE_RATE: '1000/1m',
       // Tests seed history through the API; the rate limit itself is tested in Rust.
       MESSAGE_RATE: '1000/10s',
       RUST_LOG: 'warn',

@@ -60,6 +60,14 @@ pub fn parse_duration(raw: &str) -> anyhow::Result<Duration> {
     Ok(Duration::from_secs(seconds))
 }
 
+/// A whole number of at least 1.
+fn positive(raw: &str) -> anyhow::Result<u64> {
+    match raw.trim().parse::<u64>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => bail!("{raw:?} must be a whole number of at least 1"),
+    }
+}
+
 /// SQLite's `synchronous` setting: NORMAL keeps every acked message across a process crash
 /// (WAL); FULL also across a power loss, at the cost of an fsync per commit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -113,6 +121,26 @@ pub struct Config {
     pub metrics_token: Option<String>,
     /// Reserved for several instances.
     pub redis_url: Option<String>,
+    /// New Engine.IO sessions (handshakes) per client address.
+    pub handshake_rate: Rate,
+    /// Events per socket, every event counted (API.md: 50 per second).
+    pub socket_event_rate: Rate,
+    /// Bytes of its own replies one socket may have queued and unread, in KiB.
+    pub socket_queue_max_kib: u64,
+    /// History and catch-up pages read for one socket at once.
+    pub socket_pages_in_flight: usize,
+    /// A connection whose writes make no progress this long (a client that stopped reading) is
+    /// closed; also how long a long-polling socket may go without polling.
+    pub write_timeout: Duration,
+    /// How long a new Engine.IO session may wait for its Socket.IO CONNECT.
+    pub connect_timeout: Duration,
+}
+
+impl Config {
+    /// `socket_queue_max_kib` in bytes.
+    pub fn socket_queue_max_bytes(&self) -> u64 {
+        self.socket_queue_max_kib.saturating_mul(1024)
+    }
 }
 
 impl Config {
@@ -191,6 +219,18 @@ impl Config {
                 .context("MAX_SOCKETS_PER_USER must be a number")?,
             metrics_token: get("METRICS_TOKEN"),
             redis_url: get("REDIS_URL"),
+            handshake_rate: Rate::parse(&parse_or("HANDSHAKE_RATE", "120/1m"))
+                .context("HANDSHAKE_RATE")?,
+            socket_event_rate: Rate::parse(&parse_or("SOCKET_EVENT_RATE", "50/1s"))
+                .context("SOCKET_EVENT_RATE")?,
+            socket_queue_max_kib: positive(&parse_or("SOCKET_QUEUE_MAX_KIB", "4096"))
+                .context("SOCKET_QUEUE_MAX_KIB")?,
+            socket_pages_in_flight: positive(&parse_or("SOCKET_PAGES_IN_FLIGHT", "2"))
+                .context("SOCKET_PAGES_IN_FLIGHT")? as usize,
+            write_timeout: parse_duration(&parse_or("WRITE_TIMEOUT", "30s"))
+                .context("WRITE_TIMEOUT")?,
+            connect_timeout: parse_duration(&parse_or("SOCKET_CONNECT_TIMEOUT", "10s"))
+                .context("SOCKET_CONNECT_TIMEOUT")?,
         })
     }
 }
@@ -237,6 +277,12 @@ mod tests {
         assert_eq!(config.max_sockets_per_user, 20);
         assert_eq!(config.durability, Durability::Normal);
         assert!(config.jwt_secret.is_none());
+        assert_eq!(config.socket_event_rate, Rate::parse("50/1s").unwrap());
+        assert_eq!(config.handshake_rate, Rate::parse("120/1m").unwrap());
+        assert_eq!(config.socket_queue_max_bytes(), 4 * 1024 * 1024);
+        assert_eq!(config.socket_pages_in_flight, 2);
+        assert_eq!(config.write_timeout, Duration::from_secs(30));
+        assert_eq!(config.connect_timeout, Duration::from_secs(10));
     }
 
     #[test]

@@ -27,6 +27,7 @@ pub async fn connect(url: &str, durability: Durability) -> anyhow::Result<Sqlite
         .pragma("wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES.to_string())
         // Writers queue behind each other (begin_write) rather than fail "database is locked".
         .busy_timeout(Duration::from_secs(10));
+    owner_only(options.get_filename())?;
     let pool = SqlitePoolOptions::new()
         .max_connections(8)
         .connect_with(options)
@@ -37,6 +38,44 @@ pub async fn connect(url: &str, durability: Durability) -> anyhow::Result<Sqlite
         .await
         .context("migrating database")?;
     Ok(pool)
+}
+
+/// Makes the database file readable by its owner only (0600), creating it so if missing: it holds
+/// the password hashes and the generated token-signing secret. SQLite gives the WAL and shared
+/// memory files the database file's mode; those already there are tightened too.
+#[cfg(unix)]
+fn owner_only(path: &std::path::Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    // An in-memory database (sqlx names it `file:sqlx-in-memory-N`) has no file.
+    let name = path.to_string_lossy();
+    if name.is_empty() || name == ":memory:" || name.starts_with("file:") {
+        return Ok(());
+    }
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("creating database file {}", path.display()))?;
+    for suffix in ["", "-wal", "-shm"] {
+        let mut name = path.as_os_str().to_owned();
+        name.push(suffix);
+        let file = std::path::Path::new(&name);
+        if let Ok(meta) = std::fs::metadata(file)
+            && meta.permissions().mode() & 0o077 != 0
+        {
+            tracing::info!(file = %file.display(), "making the database file readable by its owner only");
+            std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o600))
+                .with_context(|| format!("setting the mode of {}", file.display()))?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn owner_only(_: &std::path::Path) -> anyhow::Result<()> {
+    Ok(())
 }
 
 /// Starts a write transaction with `BEGIN IMMEDIATE`: it takes SQLite's write lock up front, so

@@ -3,6 +3,7 @@
 
 use crate::error::AppError;
 use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::header;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -22,13 +23,31 @@ pub fn from_json_object<T: DeserializeOwned>(value: serde_json::Value) -> Result
     serde_json::from_value(value).map_err(AppError::malformed)
 }
 
-/// A JSON object body.
+/// Whether `Content-Type` says JSON (`application/json`, any parameters).
+fn is_json(request: &Request) -> bool {
+    request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("application/json"))
+}
+
+/// A JSON object body, labelled `Content-Type: application/json`. The label is required: a
+/// cross-site HTML form can post `text/plain` that happens to be JSON, and browsers send such a
+/// form without asking the server first (CSRF); a JSON-labelled request from another site needs a
+/// CORS preflight, which this server never grants.
 pub struct Json<T>(pub T);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
     type Rejection = AppError;
 
     async fn from_request(request: Request, _: &S) -> Result<Self, AppError> {
+        if !is_json(&request) {
+            return Err(AppError::InvalidInput(
+                "The body must be JSON, sent as Content-Type: application/json.".into(),
+            ));
+        }
         let bytes = axum::body::to_bytes(request.into_body(), JSON_MAX_BYTES)
             .await
             .map_err(|_| AppError::PayloadTooLarge("The request body is over 64 KiB.".into()))?;

@@ -9,6 +9,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod extract;
+pub mod headers;
 pub mod limits;
 pub mod messages;
 pub mod realtime;

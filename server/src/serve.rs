@@ -9,7 +9,13 @@
 //! socket's whole life. The server speaks only HTTP/1.1 anyway, so the connections here go
 //! straight to hyper's HTTP/1 server and the buffer stays at 8 KiB; `realtime::own_handshake_request`
 //! then lets a socket keep none of it (BENCHMARKS.md, memory per socket).
+//!
+//! Every connection's writes have a deadline (`WRITE_TIMEOUT`): a client that stops reading its
+//! response or its WebSocket would otherwise hold what was written for it for as long as the
+//! connection lives. The connection's writes are also counted for the socket its WebSocket
+//! belongs to (`realtime::outbox`).
 
+use crate::realtime::outbox::ConnectionLink;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{Request, Response};
@@ -19,10 +25,14 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use std::convert::Infallible;
 use std::future::Future;
-use std::pin::pin;
+use std::io;
+use std::pin::{Pin, pin};
+use std::task::{Context, Poll, ready};
 use std::time::Duration;
-use tokio::net::TcpListener;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
+use tokio::time::Sleep;
 use tower::{Service, ServiceExt};
 
 /// A client that sends its request head this slowly is disconnected (slowloris).
@@ -35,6 +45,7 @@ const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 pub async fn serve_until<S, B>(
     listener: TcpListener,
     app: S,
+    write_timeout: Duration,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()>
 where
@@ -65,13 +76,16 @@ where
         };
         // Without TCP_NODELAY, small Socket.IO frames (acks) wait for Nagle / delayed ACK.
         let _ = tcp.set_nodelay(true);
+        let link = ConnectionLink::default();
+        let io = GuardedIo::new(tcp, write_timeout, link.clone());
         let service = app.clone().map_request(move |request: Request<Incoming>| {
             let mut request = request.map(Body::new);
             request.extensions_mut().insert(ConnectInfo(remote));
+            request.extensions_mut().insert(link.clone());
             request
         });
         let connection = http
-            .serve_connection(TokioIo::new(tcp), TowerToHyperService::new(service))
+            .serve_connection(TokioIo::new(io), TowerToHyperService::new(service))
             .with_upgrades();
         let mut stop = stop_rx.clone();
         let done = done_rx.clone();
@@ -113,4 +127,113 @@ async fn pause_after_accept_error(error: std::io::Error) {
     }
     tracing::error!(%error, "accepting a connection failed");
     tokio::time::sleep(Duration::from_secs(1)).await;
+}
+
+/// A connection whose writes fail with `TimedOut` once one has made no progress for `timeout`,
+/// and whose written bytes are reported to its `ConnectionLink`. (tokio-io-timeout does the
+/// first half, but keeps two timers in every connection; here the timer exists only while a
+/// write is waiting, which matters at 10,000 idle sockets.)
+pub struct GuardedIo {
+    tcp: TcpStream,
+    timeout: Duration,
+    /// Started when a write first had to wait; cleared by any progress.
+    stalled: Option<Pin<Box<Sleep>>>,
+    link: ConnectionLink,
+}
+
+impl GuardedIo {
+    fn new(tcp: TcpStream, timeout: Duration, link: ConnectionLink) -> Self {
+        Self {
+            tcp,
+            timeout,
+            stalled: None,
+            link,
+        }
+    }
+
+    /// What a write's poll means for the deadline: progress clears it, waiting starts it (once)
+    /// and fails once it has passed.
+    fn deadline<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        poll: Poll<io::Result<T>>,
+    ) -> Poll<io::Result<T>> {
+        if poll.is_ready() {
+            self.stalled = None;
+            return poll;
+        }
+        let timeout = self.timeout;
+        let stalled = self
+            .stalled
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+        ready!(stalled.as_mut().poll(cx));
+        Poll::Ready(Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            "the client stopped reading",
+        )))
+    }
+}
+
+/// The error of a connection whose socket was closed by the server (`Outbox::kill`).
+fn killed() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::ConnectionAborted,
+        "socket closed by the server",
+    )
+}
+
+impl AsyncRead for GuardedIo {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        if self.link.poll_killed(cx) {
+            return Poll::Ready(Err(killed()));
+        }
+        Pin::new(&mut self.tcp).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for GuardedIo {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        if self.link.poll_killed(cx) {
+            return Poll::Ready(Err(killed()));
+        }
+        let poll = Pin::new(&mut self.tcp).poll_write(cx, buf);
+        if let Poll::Ready(Ok(n)) = poll {
+            self.link.written(n);
+        }
+        self.deadline(cx, poll)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let poll = Pin::new(&mut self.tcp).poll_write_vectored(cx, bufs);
+        if let Poll::Ready(Ok(n)) = poll {
+            self.link.written(n);
+        }
+        self.deadline(cx, poll)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.tcp.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let poll = Pin::new(&mut self.tcp).poll_flush(cx);
+        self.deadline(cx, poll)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let poll = Pin::new(&mut self.tcp).poll_shutdown(cx);
+        self.deadline(cx, poll)
+    }
 }

@@ -5,6 +5,8 @@ use crate::config::Config;
 use crate::error::AppError;
 use crate::limits::RateLimiter;
 use crate::messages::writer::Writer;
+use crate::realtime::guard::{Guard, GuardLayer};
+use crate::realtime::outbox::Outboxes;
 use crate::state::{AppState, Services};
 use crate::{assets, db, realtime, telemetry};
 use axum::Router;
@@ -14,8 +16,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use leptos::config::LeptosOptions;
 use leptos_axum::{LeptosRoutes, generate_route_list};
-use socketioxide::SocketIo;
 use socketioxide::layer::SocketIoLayer;
+use socketioxide::{ParserConfig, SocketIo};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -42,6 +44,8 @@ pub struct Application {
     router: Router,
     /// Socket.IO, in front of the router (see `serve_until`).
     socket_layer: SocketIoLayer,
+    /// In front of Socket.IO: handshakes per address, long-polling accounting.
+    guard: Arc<Guard>,
     state: AppState,
     /// Background tasks that emit on a timer (token expiry, presence, the admin dashboard),
     /// stopped before the sockets are closed.
@@ -66,6 +70,11 @@ impl Application {
         let auth = crate::auth::Auth::start(&db, &config).await?;
         let (writer, writer_task) = Writer::new();
         let message_rate = RateLimiter::new(config.message_rate);
+        let outboxes = Arc::new(Outboxes::default());
+        let guard = Arc::new(Guard {
+            handshakes: RateLimiter::new(config.handshake_rate),
+            outboxes: outboxes.clone(),
+        });
         let services = Arc::new(Services {
             db,
             readers: db::Readers::new(&database_file),
@@ -76,6 +85,7 @@ impl Application {
             presence: Arc::default(),
             minute_counts: Default::default(),
             message_rate,
+            outboxes,
         });
 
         let (socket_layer, io) = SocketIo::builder()
@@ -88,13 +98,26 @@ impl Application {
             .max_buffer_size(SOCKET_BUFFER_PACKETS)
             // Grows for larger frames; a small start saves memory on every idle socket.
             .ws_read_buffer_size(1024)
+            // Every new session costs memory before anyone has signed in; one that sends no
+            // CONNECT soon is a client that never will.
+            .connect_timeout(services.config.connect_timeout)
+            // Tagarela uses no binary packets: a binary attachment closes the connection at
+            // once instead of being buffered (by default up to 10,000 parts and 10 MB each,
+            // before any authentication).
+            .with_parser(
+                ParserConfig::common()
+                    .max_incoming_binaries(0)
+                    .max_incoming_binary_buf_size(0)
+                    .packet_completion_timeout(Duration::from_secs(1)),
+            )
             .build_layer();
         realtime::register(&io);
         let state = AppState { services, io };
         let writer =
             writer_task.start(&database_file, state.config.durability, state.io.clone())?;
         let emitters = vec![
-            realtime::spawn_expiry_sweeper(state.io.clone()),
+            realtime::spawn_sweeper(state.io.clone(), state.config.write_timeout),
+            spawn_memory_trimmer(),
             state.presence.clone().spawn_flusher(state.io.clone()),
             crate::admin::dashboard::spawn_pusher(state.clone()),
         ];
@@ -104,6 +127,7 @@ impl Application {
                 .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
                 .layer(TraceLayer::new_for_http())
                 .layer(PropagateRequestIdLayer::x_request_id())
+                .layer(axum::middleware::from_fn(crate::headers::security_headers))
                 .layer(CompressionLayer::new())
                 .layer(TimeoutLayer::with_status_code(
                     StatusCode::REQUEST_TIMEOUT,
@@ -115,6 +139,7 @@ impl Application {
             address,
             router,
             socket_layer,
+            guard,
             state,
             emitters,
             writer,
@@ -146,11 +171,12 @@ impl Application {
         //   hyper's read buffer). `own_handshake_request` copies what is kept out of that
         //   buffer. Together, about a third of a socket's memory (BENCHMARKS.md).
         let app = ServiceBuilder::new()
-            .map_request(realtime::own_handshake_request)
+            .layer(GuardLayer(self.guard))
             .layer(self.socket_layer)
             .service(self.router);
+        let write_timeout = self.state.config.write_timeout;
         let emitters: Vec<_> = self.emitters.iter().map(|t| t.abort_handle()).collect();
-        crate::serve::serve_until(self.listener, app, async move {
+        crate::serve::serve_until(self.listener, app, write_timeout, async move {
             shutdown.await;
             tracing::info!("shutting down: closing sockets");
             // The timed emitters stop first: `io.close()` removes the namespace, and socketioxide
@@ -238,6 +264,23 @@ async fn site_fallback(State(state): State<AppState>, request: Request) -> Respo
     let leptos = state.leptos.clone();
     let render = leptos_axum::render_app_to_stream(move || app::shell(leptos.clone()));
     render(request).await.into_response()
+}
+
+/// Gives memory freed after a burst (a flood of handshakes, thousands of sockets closing) back
+/// to the system once a minute. glibc keeps what its heaps free for reuse, so without this the
+/// process stays at its peak after every burst (measured: BENCHMARKS.md, under attack).
+fn spawn_memory_trimmer() -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            #[cfg(all(target_os = "linux", target_env = "gnu"))]
+            // SAFETY: malloc_trim only releases free memory; glibc makes it thread-safe.
+            let _ = tokio::task::spawn_blocking(|| unsafe { libc::malloc_trim(0) }).await;
+        }
+    })
 }
 
 /// Completes on SIGINT (Ctrl-C) or SIGTERM.

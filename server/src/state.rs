@@ -31,6 +31,8 @@ pub struct Services {
     pub minute_counts: crate::admin::dashboard::MinuteCounts,
     /// `MESSAGE_RATE` per user.
     pub message_rate: crate::limits::RateLimiter<app::models::UserId>,
+    /// What each socket has queued and unread (`realtime::outbox`).
+    pub outboxes: Arc<crate::realtime::outbox::Outboxes>,
 }
 
 /// Cheap to clone: an `Arc` and a `SocketIo` (itself an `Arc`).

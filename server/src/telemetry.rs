@@ -8,14 +8,45 @@ use axum::response::{IntoResponse, Response};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use std::sync::OnceLock;
 use std::time::Instant;
-use tracing_subscriber::EnvFilter;
+use tracing::Level;
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
+use tracing_subscriber::{EnvFilter, Layer as _, filter, fmt};
 
-/// Installs the log subscriber: `RUST_LOG` filters, `info` by default.
+/// Libraries whose debug and trace logs carry what must never be logged: socketioxide and
+/// engineioxide log every packet (tokens in handshakes, message bodies), tungstenite every frame,
+/// hyper and sqlx requests and statements. They log at `info` at most, whatever `RUST_LOG` says.
+const QUIET_LIBRARIES: [&str; 7] = [
+    "socketioxide",
+    "engineioxide",
+    "tungstenite",
+    "tokio_tungstenite",
+    "hyper",
+    "hyper_util",
+    "sqlx",
+];
+
+/// Whether an event of `target` at `level` may be logged (see `QUIET_LIBRARIES`).
+fn loggable(target: &str, level: &Level) -> bool {
+    let crate_name = target.split("::").next().unwrap_or(target);
+    let cap = if crate_name == "sqlx" {
+        Level::WARN
+    } else {
+        Level::INFO
+    };
+    *level <= cap || !QUIET_LIBRARIES.contains(&crate_name)
+}
+
+/// Installs the log subscriber: `RUST_LOG` filters, `info` by default; `QUIET_LIBRARIES` are
+/// capped after it, so no directive, however specific, lets their packet logs through.
 pub fn init_tracing() {
-    let filter = EnvFilter::try_from_default_env()
+    let env = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("info,tower_http=info,sqlx=warn"));
+    let quiet = filter::filter_fn(|meta| loggable(meta.target(), meta.level()));
     // `try_init`: tests build several apps in one process.
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).try_init();
+    let _ = tracing_subscriber::registry()
+        .with(fmt::layer().with_filter(env).with_filter(quiet))
+        .try_init();
 }
 
 /// The process-wide metrics recorder; installed on first use so several apps in one test
@@ -84,4 +115,18 @@ pub async fn track_http(request: Request, next: Next) -> Response {
     metrics::histogram!("http_request_duration_seconds", &labels[..2])
         .record(start.elapsed().as_secs_f64());
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn packet_logging_libraries_log_info_at_most() {
+        assert!(!loggable("socketioxide::socket", &Level::DEBUG));
+        assert!(!loggable("engineioxide", &Level::TRACE));
+        assert!(loggable("socketioxide", &Level::INFO));
+        assert!(!loggable("sqlx::query", &Level::INFO));
+        assert!(loggable("server::auth", &Level::TRACE));
+    }
 }

@@ -5,6 +5,16 @@ use crate::models::{Room, RoomId};
 use leptos::prelude::*;
 use leptos_router::components::A;
 
+/// A count for a badge: the server counts unread messages only up to 100, so beyond 99 the
+/// badge says "99+".
+pub fn badge_count(count: i64) -> String {
+    if count > 99 {
+        "99+".to_owned()
+    } else {
+        count.to_string()
+    }
+}
+
 fn room_link(room: Room, current: Memo<Option<RoomId>>) -> impl IntoView {
     let id = room.id;
     let unread = room.unread.unwrap_or(0);
@@ -15,10 +25,10 @@ fn room_link(room: Room, current: Memo<Option<RoomId>>) -> impl IntoView {
             <A href=format!("/rooms/{id}") attr:aria-current=current_page attr:class="room-link">
                 <span class="room-name">"# " {room.name.clone()}</span>
                 {(mentions > 0).then(|| view! {
-                    <span class="badge mention-badge" title="Mentions">"@" {mentions}</span>
+                    <span class="badge mention-badge" title="Mentions">"@" {badge_count(mentions)}</span>
                 })}
                 {(unread > 0).then(|| view! {
-                    <span class="badge" aria-label=format!("{unread} unread")>{unread}</span>
+                    <span class="badge" aria-label=format!("{} unread", badge_count(unread))>{badge_count(unread)}</span>
                 })}
             </A>
         </li>

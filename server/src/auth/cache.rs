@@ -5,7 +5,7 @@
 //! this server and calls `invalidate` after its commit, which drops every cached answer: such
 //! changes are rare, so the simplest correct invalidation wins.
 
-use super::CurrentUser;
+use super::{CurrentUser, SessionId};
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -18,7 +18,7 @@ const MAX_ENTRIES: usize = 65_536;
 pub struct SessionCache {
     /// Bumped by every invalidation; an answer read before a bump is never served after it.
     generation: AtomicU64,
-    entries: Mutex<HashMap<i64, (u64, CurrentUser)>>,
+    entries: Mutex<HashMap<SessionId, (u64, CurrentUser)>>,
 }
 
 impl SessionCache {
@@ -28,7 +28,7 @@ impl SessionCache {
     }
 
     /// The cached caller of `session_id`, if it belongs to `user_id` and nothing changed since.
-    pub fn get(&self, user_id: i64, session_id: i64) -> Option<CurrentUser> {
+    pub fn get(&self, user_id: i64, session_id: SessionId) -> Option<CurrentUser> {
         let now = self.generation();
         let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         match entries.get(&session_id) {
@@ -62,12 +62,16 @@ mod tests {
     use super::*;
     use app::models::{Role, UserId};
 
-    fn caller(session_id: i64) -> CurrentUser {
+    fn session(n: u128) -> SessionId {
+        SessionId::parse(&format!("{n:032x}")).unwrap()
+    }
+
+    fn caller(n: u128) -> CurrentUser {
         CurrentUser {
             id: UserId(7),
             username: "ana".into(),
             role: Role::User,
-            session_id,
+            session_id: session(n),
         }
     }
 
@@ -75,9 +79,9 @@ mod tests {
     fn serves_what_was_put_for_the_same_user_only() {
         let cache = SessionCache::default();
         cache.put(cache.generation(), caller(1));
-        assert_eq!(cache.get(7, 1), Some(caller(1)));
-        assert_eq!(cache.get(8, 1), None);
-        assert_eq!(cache.get(7, 2), None);
+        assert_eq!(cache.get(7, session(1)), Some(caller(1)));
+        assert_eq!(cache.get(8, session(1)), None);
+        assert_eq!(cache.get(7, session(2)), None);
     }
 
     #[test]
@@ -86,9 +90,9 @@ mod tests {
         let before = cache.generation();
         cache.put(before, caller(1));
         cache.invalidate();
-        assert_eq!(cache.get(7, 1), None);
+        assert_eq!(cache.get(7, session(1)), None);
         // A read that began before the invalidation and finishes after it.
         cache.put(before, caller(1));
-        assert_eq!(cache.get(7, 1), None);
+        assert_eq!(cache.get(7, session(1)), None);
     }
 }

@@ -2,7 +2,8 @@
 //! the session cookie, checked against the database on every request; cookie-authenticated
 //! writes must also pass the CSRF check.
 
-use super::{CurrentUser, SESSION_COOKIE, authenticate, origin};
+use super::{CurrentUser, authenticate, origin, session_cookie_name};
+use crate::config::Config;
 use crate::error::AppError;
 use crate::state::AppState;
 use axum::extract::FromRequestParts;
@@ -20,15 +21,16 @@ pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
         .filter(|t| !t.is_empty())
 }
 
-/// The token of the session cookie.
-pub fn cookie_token(headers: &HeaderMap) -> Option<&str> {
+/// The token of the session cookie (by its name for this configuration).
+pub fn cookie_token<'h>(headers: &'h HeaderMap, config: &Config) -> Option<&'h str> {
+    let wanted = session_cookie_name(config);
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == SESSION_COOKIE)
+        .find(|(name, _)| *name == wanted)
         .map(|(_, value)| value)
         .filter(|t| !t.is_empty())
 }
@@ -40,7 +42,7 @@ impl FromRequestParts<AppState> for CurrentUser {
         let (token, by_cookie) = match bearer_token(&parts.headers) {
             Some(token) => (token, false),
             None => (
-                cookie_token(&parts.headers)
+                cookie_token(&parts.headers, &state.config)
                     .ok_or_else(|| AppError::Unauthorized("Sign in to continue.".into()))?,
                 true,
             ),

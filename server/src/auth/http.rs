@@ -1,13 +1,13 @@
 //! `/api/auth/*` and `/api/me` (API.md HTTP).
 
-use super::{CredentialsInput, CurrentUser, PasswordChange, session_cookie};
-use crate::error::Result;
+use super::{CredentialsInput, CurrentUser, PasswordChange, origin, session_cookie};
+use crate::error::{AppError, Result};
 use crate::extract::Json;
 use crate::state::AppState;
 use app::models::{Session, User};
 use axum::Router;
 use axum::extract::{ConnectInfo, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use std::net::SocketAddr;
@@ -34,17 +34,36 @@ fn with_cookie(state: &AppState, session: Session) -> impl IntoResponse + use<> 
     ([(header::SET_COOKIE, cookie)], Json(session))
 }
 
-/// A `Set-Cookie` that removes the session cookie.
-fn cleared_cookie(state: &AppState) -> [(header::HeaderName, String); 1] {
-    [(header::SET_COOKIE, session_cookie(&state.config, "", 0))]
+/// What a signed-out browser keeps of this site: nothing. The session cookie is removed, and
+/// `Clear-Site-Data` has the browser drop its cache and storage too (drafts and unsent messages
+/// of the account that signed out included: the next person at this computer sees none of it).
+fn signed_out(state: &AppState) -> [(header::HeaderName, String); 2] {
+    [
+        (header::SET_COOKIE, session_cookie(&state.config, "", 0)),
+        (
+            header::HeaderName::from_static("clear-site-data"),
+            "\"cache\", \"cookies\", \"storage\"".to_owned(),
+        ),
+    ]
+}
+
+/// Refuses a sign-in or sign-up that a browser says comes from another site (CSRF).
+fn refuse_cross_site(state: &AppState, headers: &HeaderMap) -> Result<()> {
+    if origin::not_cross_site(headers, &state.config) {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden("Cross-site request refused.".into()))
+    }
 }
 
 /// `POST /api/auth/register`: 201 `{user, token, expires_at}`.
 async fn register(
     State(state): State<AppState>,
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     Json(input): Json<CredentialsInput>,
 ) -> Result<impl IntoResponse> {
+    refuse_cross_site(&state, &headers)?;
     let session = super::register(&state, addr.ip(), input).await?;
     Ok((StatusCode::CREATED, with_cookie(&state, session)))
 }
@@ -53,8 +72,10 @@ async fn register(
 async fn login(
     State(state): State<AppState>,
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     Json(input): Json<CredentialsInput>,
 ) -> Result<impl IntoResponse> {
+    refuse_cross_site(&state, &headers)?;
     let session = super::login(&state, addr.ip(), input).await?;
     Ok(with_cookie(&state, session))
 }
@@ -68,22 +89,23 @@ async fn refresh(State(state): State<AppState>, me: CurrentUser) -> Result<impl 
 /// `POST /api/auth/logout`: 204; this session's tokens and sockets end.
 async fn logout(State(state): State<AppState>, me: CurrentUser) -> Result<impl IntoResponse> {
     super::logout(&state, &me).await?;
-    Ok((StatusCode::NO_CONTENT, cleared_cookie(&state)))
+    Ok((StatusCode::NO_CONTENT, signed_out(&state)))
 }
 
 /// `POST /api/auth/logout-all`: 204; every session of the user ends.
 async fn logout_all(State(state): State<AppState>, me: CurrentUser) -> Result<impl IntoResponse> {
     super::logout_all(&state, &me).await?;
-    Ok((StatusCode::NO_CONTENT, cleared_cookie(&state)))
+    Ok((StatusCode::NO_CONTENT, signed_out(&state)))
 }
 
 /// `POST /api/auth/password`: 204; the other sessions end.
 async fn change_password(
     State(state): State<AppState>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
     me: CurrentUser,
     Json(input): Json<PasswordChange>,
 ) -> Result<StatusCode> {
-    super::change_password(&state, &me, input).await?;
+    super::change_password(&state, &me, addr.ip(), input).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

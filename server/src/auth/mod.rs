@@ -27,8 +27,28 @@ use sqlx::SqlitePool;
 use std::net::IpAddr;
 use token::TokenKeys;
 
-/// The name of the session cookie.
+/// The name of the session cookie over http.
 pub const SESSION_COOKIE: &str = "tagarela_session";
+/// Its name over https: browsers accept a `__Host-` cookie only from a secure origin, for the
+/// whole host (`Path=/`, no `Domain`), so no sibling subdomain or plain-http page can set it.
+pub const SECURE_SESSION_COOKIE: &str = "__Host-tagarela_session";
+
+/// Whether the app is served over https (`PUBLIC_URL`).
+fn served_over_https(config: &Config) -> bool {
+    config
+        .public_url
+        .as_deref()
+        .is_some_and(|u| u.starts_with("https://"))
+}
+
+/// The session cookie's name for this configuration: only that one is read.
+pub fn session_cookie_name(config: &Config) -> &'static str {
+    if served_over_https(config) {
+        SECURE_SESSION_COOKIE
+    } else {
+        SESSION_COOKIE
+    }
+}
 /// The settings key of the generated JWT secret.
 const SECRET_SETTING: &str = "jwt_secret";
 
@@ -42,7 +62,34 @@ pub struct CurrentUser {
     /// Role, read from the database on every request.
     pub role: Role,
     /// The session the token belongs to.
-    pub session_id: i64,
+    pub session_id: SessionId,
+}
+
+/// A session's id: 128 random bits, written as 32 hex digits in the token and the database.
+/// Random rather than a row number, so an ended session's id is never anyone's again and no id
+/// can be guessed from another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SessionId(u128);
+
+impl SessionId {
+    /// A new, random id.
+    pub fn random() -> Self {
+        Self(rand::random())
+    }
+
+    /// Reads the 32 hex digits `to_string` writes; anything else is `None`.
+    pub fn parse(text: &str) -> Option<Self> {
+        if text.len() != 32 || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
+        u128::from_str_radix(text, 16).ok().map(Self)
+    }
+}
+
+impl std::fmt::Display for SessionId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:032x}", self.0)
+    }
 }
 
 impl CurrentUser {
@@ -97,6 +144,48 @@ impl Auth {
     }
 }
 
+impl Auth {
+    /// Counts a password check of account `name_key` (lower-case) from `addr` as failed until
+    /// `succeeded` says otherwise; `rate_limited` when either limit is spent. Counted before
+    /// the slow verification, so parallel guesses all count.
+    fn password_attempt(&self, name_key: String, addr: IpAddr) -> Result<Attempt<'_>> {
+        let by_name = self.login_by_name.try_hit(&name_key);
+        let by_addr = self.login_by_addr.try_hit(&addr);
+        let attempt = Attempt {
+            auth: self,
+            name_key: by_name.then_some(name_key),
+            addr: by_addr.then_some(addr),
+        };
+        if by_name && by_addr {
+            Ok(attempt)
+        } else {
+            attempt.succeeded();
+            Err(AppError::RateLimited(
+                "Too many wrong passwords; try again later.".into(),
+            ))
+        }
+    }
+}
+
+/// A password check counted against the sign-in limits; `succeeded` gives the hits back.
+struct Attempt<'a> {
+    auth: &'a Auth,
+    name_key: Option<String>,
+    addr: Option<IpAddr>,
+}
+
+impl Attempt<'_> {
+    /// The password was right (or the attempt never happened): it does not count.
+    fn succeeded(self) {
+        if let Some(name) = &self.name_key {
+            self.auth.login_by_name.refund(name);
+        }
+        if let Some(addr) = &self.addr {
+            self.auth.login_by_addr.refund(addr);
+        }
+    }
+}
+
 /// The secret kept in the database, generated on first start so restarts keep sessions valid.
 async fn load_or_generate_secret(db: &SqlitePool) -> anyhow::Result<String> {
     if let Some(secret) = store::find_setting(db, SECRET_SETTING).await? {
@@ -120,7 +209,7 @@ fn rfc3339(secs: u64) -> String {
 }
 
 /// A new token for a session, as the API answers it.
-fn session_body(state: &AppState, user: User, session_id: i64) -> Result<Session> {
+fn session_body(state: &AppState, user: User, session_id: SessionId) -> Result<Session> {
     let issued = state.auth.keys.issue(user.id.0, session_id)?;
     Ok(Session {
         user,
@@ -165,27 +254,13 @@ pub async fn login(state: &AppState, addr: IpAddr, input: CredentialsInput) -> R
         Ok(name) => name.as_str().to_lowercase(),
         Err(_) => String::new(),
     };
-    let auth = &state.auth;
-    // Counted before the slow verification (so parallel guesses all count), refunded on success.
-    let by_name = auth.login_by_name.try_hit(&name_key);
-    let by_addr = auth.login_by_addr.try_hit(&addr);
-    if !(by_name && by_addr) {
-        if by_name {
-            auth.login_by_name.refund(&name_key);
-        }
-        if by_addr {
-            auth.login_by_addr.refund(&addr);
-        }
-        return Err(AppError::RateLimited(
-            "Too many failed sign-ins; try again later.".into(),
-        ));
-    }
+    let attempt = state.auth.password_attempt(name_key, addr)?;
     let found = users::store::find_credentials(&state.db, &input.username).await?;
     let (user, hash) = match found {
         Some(c) => (Some(c.user), Some(c.password_hash)),
         None => (None, None),
     };
-    let verified = auth.passwords.verify(hash, &input.password).await?;
+    let verified = state.auth.passwords.verify(hash, &input.password).await?;
     let user = match user {
         Some(user) if verified && user.banned => {
             return Err(AppError::Forbidden("This account is banned.".into()));
@@ -193,8 +268,7 @@ pub async fn login(state: &AppState, addr: IpAddr, input: CredentialsInput) -> R
         Some(user) if verified => user,
         _ => return Err(AppError::Unauthorized("Wrong username or password.".into())),
     };
-    auth.login_by_name.refund(&name_key);
-    auth.login_by_addr.refund(&addr);
+    attempt.succeeded();
     let session_id = store::insert_session(&state.db, user.id).await?;
     session_body(state, user, session_id)
 }
@@ -242,17 +316,24 @@ pub struct PasswordChange {
     pub new: String,
 }
 
-/// Changes the caller's password and ends their other sessions.
+/// Changes the caller's password and ends their other sessions. A wrong `current` password
+/// counts as a failed sign-in of the account (`LOGIN_RATE`): with a stolen token, this would
+/// otherwise be a way to guess the password without limit.
 pub async fn change_password(
     state: &AppState,
     me: &CurrentUser,
+    addr: IpAddr,
     input: PasswordChange,
 ) -> Result<()> {
     let new = Password::parse(&input.new)?;
+    let attempt = state
+        .auth
+        .password_attempt(me.username.to_lowercase(), addr)?;
     let hash = users::store::find_password_hash(&state.db, me.id).await?;
     if !state.auth.passwords.verify(hash, &input.current).await? {
         return Err(AppError::Forbidden("The current password is wrong.".into()));
     }
+    attempt.succeeded();
     let new_hash = state.auth.passwords.hash(new.as_str()).await?;
     let mut tx = db::begin_write(&state.db).await?;
     users::store::update_password_hash(&mut *tx, me.id, &new_hash).await?;
@@ -267,8 +348,8 @@ pub async fn change_password(
 /// returns the token's expiry so sockets can be closed when it passes.
 pub async fn authenticate(state: &AppState, token: &str) -> Result<(CurrentUser, u64)> {
     let unauthorized = || AppError::Unauthorized("Sign in to continue.".into());
-    let (user_id, claims) = state.auth.keys.verify(token).ok_or_else(unauthorized)?;
-    let me = session_user(state, user_id, claims.sid)
+    let (user_id, session_id, claims) = state.auth.keys.verify(token).ok_or_else(unauthorized)?;
+    let me = session_user(state, user_id, session_id)
         .await?
         .ok_or_else(unauthorized)?;
     Ok((me, claims.exp))
@@ -286,7 +367,7 @@ pub async fn refresh_current(state: &AppState, me: &CurrentUser) -> Result<Curre
 async fn session_user(
     state: &AppState,
     user_id: i64,
-    session_id: i64,
+    session_id: SessionId,
 ) -> Result<Option<CurrentUser>> {
     let sessions = &state.auth.sessions;
     if let Some(me) = sessions.get(user_id, session_id) {
@@ -300,12 +381,12 @@ async fn session_user(
     Ok(found)
 }
 
-async fn close_session_sockets(io: &SocketIo, session_ids: &[i64]) {
+async fn close_session_sockets(io: &SocketIo, session_ids: &[SessionId]) {
     for &id in session_ids {
         if let Some(sockets) = realtime::sockets(io)
             && let Err(e) = sockets.within(session_key(id)).disconnect().await
         {
-            tracing::warn!(error = %e, session_id = id, "closing a session's sockets");
+            tracing::warn!(error = %e, "closing a session's sockets");
         }
     }
 }
@@ -318,14 +399,16 @@ async fn close_user_sockets(io: &SocketIo, user_id: UserId) {
     }
 }
 
-/// The `Set-Cookie` value carrying `token` (HttpOnly, SameSite=Strict, Secure over https).
+/// The `Set-Cookie` value carrying `token` (HttpOnly, SameSite=Strict; over https `Secure` and
+/// the `__Host-` name).
 pub fn session_cookie(config: &Config, token: &str, max_age_secs: u64) -> String {
-    let secure = config
-        .public_url
-        .as_deref()
-        .is_some_and(|u| u.starts_with("https://"));
     format!(
-        "{SESSION_COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age={max_age_secs}{}",
-        if secure { "; Secure" } else { "" }
+        "{}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age={max_age_secs}{}",
+        session_cookie_name(config),
+        if served_over_https(config) {
+            "; Secure"
+        } else {
+            ""
+        }
     )
 }

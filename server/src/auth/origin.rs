@@ -48,6 +48,28 @@ pub fn same_origin_request(headers: &HeaderMap, config: &Config) -> bool {
         .is_some_and(|origin| is_allowed(origin, headers, config))
 }
 
+/// The CSRF rule for requests that need no session (sign-in, sign-up): a browser that says the
+/// request comes from another site (`Sec-Fetch-Site`, or an `Origin` that is not allowed) is
+/// refused, so another site cannot sign a visitor into an account of its choosing. A request
+/// with neither header is not a browser's and passes (bots, scripts).
+pub fn not_cross_site(headers: &HeaderMap, config: &Config) -> bool {
+    let origin = headers.get(header::ORIGIN).map(|o| o.to_str());
+    let allowed_origin = match origin {
+        None => None,
+        Some(Ok(origin)) => Some(is_allowed(origin, headers, config)),
+        Some(Err(_)) => Some(false),
+    };
+    if allowed_origin == Some(false) {
+        return false;
+    }
+    match headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
+        // Typed into the address bar, or the app's own page.
+        Some("none") | Some("same-origin") | None => true,
+        // Another site (or a sibling subdomain): only from an origin the configuration allows.
+        Some(_) => allowed_origin == Some(true),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -101,6 +123,20 @@ mod tests {
         let h = headers(&[("host", "127.0.0.1:3000")]);
         assert!(handshake_allowed(&h, &config(&[])));
         assert!(!same_origin_request(&h, &config(&[])));
+    }
+
+    #[test]
+    fn sign_in_is_refused_only_when_a_browser_says_cross_site() {
+        let c = config(&[]);
+        assert!(not_cross_site(&headers(&[("host", "a:1")]), &c));
+        let own = headers(&[("host", "a:1"), ("origin", "http://a:1")]);
+        assert!(not_cross_site(&own, &c));
+        let foreign = headers(&[("host", "a:1"), ("origin", "http://evil.example")]);
+        assert!(!not_cross_site(&foreign, &c));
+        let cross = headers(&[("host", "a:1"), ("sec-fetch-site", "cross-site")]);
+        assert!(!not_cross_site(&cross, &c));
+        let typed = headers(&[("host", "a:1"), ("sec-fetch-site", "none")]);
+        assert!(not_cross_site(&typed, &c));
     }
 
     #[test]

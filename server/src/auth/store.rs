@@ -1,30 +1,38 @@
 //! All SQL on `sessions` and `settings`.
 
-use super::CurrentUser;
+use super::{CurrentUser, SessionId};
 use app::models::{Role, UserId};
 use sqlx::SqliteExecutor;
 
-/// Starts a session for `user_id`; its id goes into the token.
-pub async fn insert_session(db: impl SqliteExecutor<'_>, user_id: UserId) -> sqlx::Result<i64> {
-    sqlx::query_scalar!(
-        r#"INSERT INTO sessions (user_id) VALUES (?) RETURNING id AS "id!: i64""#,
+/// Starts a session for `user_id` under a new random id, which goes into the token.
+pub async fn insert_session(
+    db: impl SqliteExecutor<'_>,
+    user_id: UserId,
+) -> sqlx::Result<SessionId> {
+    let id = SessionId::random();
+    let text = id.to_string();
+    sqlx::query!(
+        "INSERT INTO sessions (id, user_id) VALUES (?, ?)",
+        text,
         user_id.0
     )
-    .fetch_one(db)
-    .await
+    .execute(db)
+    .await?;
+    Ok(id)
 }
 
 /// The signed-in user of a live session, if the session exists and the user is not banned.
 pub async fn find_session_user(
     db: impl SqliteExecutor<'_>,
     user_id: i64,
-    session_id: i64,
+    session_id: SessionId,
 ) -> sqlx::Result<Option<CurrentUser>> {
+    let text = session_id.to_string();
     let row = sqlx::query!(
         r#"SELECT users.id, users.username, users.role
            FROM sessions JOIN users ON users.id = sessions.user_id
            WHERE sessions.id = ? AND users.id = ? AND users.banned = 0"#,
-        session_id,
+        text,
         user_id
     )
     .fetch_optional(db)
@@ -42,8 +50,12 @@ pub async fn find_session_user(
 }
 
 /// Ends one session.
-pub async fn delete_session(db: impl SqliteExecutor<'_>, session_id: i64) -> sqlx::Result<()> {
-    sqlx::query!("DELETE FROM sessions WHERE id = ?", session_id)
+pub async fn delete_session(
+    db: impl SqliteExecutor<'_>,
+    session_id: SessionId,
+) -> sqlx::Result<()> {
+    let text = session_id.to_string();
+    sqlx::query!("DELETE FROM sessions WHERE id = ?", text)
         .execute(db)
         .await?;
     Ok(())
@@ -53,16 +65,17 @@ pub async fn delete_session(db: impl SqliteExecutor<'_>, session_id: i64) -> sql
 pub async fn delete_sessions_except(
     db: impl SqliteExecutor<'_>,
     user_id: UserId,
-    keep: Option<i64>,
-) -> sqlx::Result<Vec<i64>> {
-    let keep = keep.unwrap_or(0);
-    sqlx::query_scalar!(
-        r#"DELETE FROM sessions WHERE user_id = ? AND id != ? RETURNING id AS "id!: i64""#,
+    keep: Option<SessionId>,
+) -> sqlx::Result<Vec<SessionId>> {
+    let keep = keep.map(|k| k.to_string()).unwrap_or_default();
+    let ended = sqlx::query_scalar!(
+        r#"DELETE FROM sessions WHERE user_id = ? AND id != ? RETURNING id AS "id!: String""#,
         user_id.0,
         keep
     )
     .fetch_all(db)
-    .await
+    .await?;
+    Ok(ended.iter().filter_map(|id| SessionId::parse(id)).collect())
 }
 
 /// A stored setting.

@@ -2,6 +2,7 @@
 //! `exp`, `nbf`, `iat`, `sub` required, a small leeway, and `sid` naming the session row that
 //! makes the token revocable.
 
+use super::SessionId;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -14,8 +15,8 @@ const LEEWAY_SECS: u64 = 5;
 pub struct Claims {
     /// The user id, as a string (RFC 7519).
     pub sub: String,
-    /// The session id.
-    pub sid: i64,
+    /// The session id (`SessionId`, 32 hex digits).
+    pub sid: String,
     /// Issued at, seconds since the epoch.
     pub iat: u64,
     /// Not before.
@@ -65,12 +66,12 @@ impl TokenKeys {
     }
 
     /// A token for `user_id`'s session `session_id`.
-    pub fn issue(&self, user_id: i64, session_id: i64) -> anyhow::Result<Issued> {
+    pub fn issue(&self, user_id: i64, session_id: SessionId) -> anyhow::Result<Issued> {
         let now = now_secs();
         let exp = now + self.ttl.as_secs();
         let claims = Claims {
             sub: user_id.to_string(),
-            sid: session_id,
+            sid: session_id.to_string(),
             iat: now,
             nbf: now,
             exp,
@@ -82,11 +83,13 @@ impl TokenKeys {
         })
     }
 
-    /// The claims of a valid token; `None` for anything forged, expired, malformed or not HS256.
-    pub fn verify(&self, token: &str) -> Option<(i64, Claims)> {
+    /// The user and session of a valid token, with its claims; `None` for anything forged,
+    /// expired, malformed or not HS256.
+    pub fn verify(&self, token: &str) -> Option<(i64, SessionId, Claims)> {
         let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).ok()?;
         let user_id = data.claims.sub.parse().ok()?;
-        Some((user_id, data.claims))
+        let session = SessionId::parse(&data.claims.sid)?;
+        Some((user_id, session, data.claims))
     }
 }
 
@@ -99,15 +102,16 @@ mod tests {
     #[test]
     fn an_issued_token_verifies() {
         let keys = TokenKeys::new(SECRET, Duration::from_secs(60));
-        let issued = keys.issue(7, 42).unwrap();
-        let (user, claims) = keys.verify(&issued.token).unwrap();
-        assert_eq!((user, claims.sid), (7, 42));
+        let session = SessionId::random();
+        let issued = keys.issue(7, session).unwrap();
+        let (user, sid, _) = keys.verify(&issued.token).unwrap();
+        assert_eq!((user, sid), (7, session));
     }
 
     #[test]
     fn another_secret_is_refused() {
         let issued = TokenKeys::new(SECRET, Duration::from_secs(60))
-            .issue(7, 42)
+            .issue(7, SessionId::random())
             .unwrap();
         let other = TokenKeys::new(
             b"another-secret-another-secret-012345",
@@ -125,7 +129,7 @@ mod tests {
         let header = encode(br#"{"alg":"none","typ":"JWT"}"#);
         let body = encode(
             format!(
-                r#"{{"sub":"1","sid":1,"iat":{now},"nbf":{now},"exp":{}}}"#,
+                r#"{{"sub":"1","sid":"0123456789abcdef0123456789abcdef","iat":{now},"nbf":{now},"exp":{}}}"#,
                 now + 60
             )
             .as_bytes(),
@@ -139,7 +143,7 @@ mod tests {
         let now = now_secs();
         let claims = Claims {
             sub: "1".into(),
-            sid: 1,
+            sid: SessionId::random().to_string(),
             iat: now - 600,
             nbf: now - 600,
             exp: now - 60,

@@ -20,6 +20,35 @@ pub const CATCH_UP_PAGE: i64 = 500;
 pub const HISTORY_DEFAULT: i64 = 50;
 /// The largest history page.
 pub const HISTORY_MAX: i64 = 200;
+/// A history or catch-up page stops at about this many bytes of JSON (at least one message),
+/// with `hasMore: true`: 500 messages of 4,000 characters would otherwise be 8 MB in one reply.
+pub const PAGE_MAX_BYTES: usize = 1024 * 1024;
+
+/// About how many bytes `message` takes as JSON: its text and names plus the fixed fields. For
+/// page sizes and what a socket has queued, where an estimate serves.
+pub fn approx_json_bytes(message: &Message) -> usize {
+    const FIXED_FIELDS: usize = 200;
+    FIXED_FIELDS
+        + message.text.len()
+        + message.user.username.len()
+        + message.client_id.as_ref().map_or(0, String::len)
+}
+
+/// Cuts `messages` after the first ones that fit `PAGE_MAX_BYTES` (always keeping one); true if
+/// it cut any.
+fn cut_to_page_bytes(messages: &mut Vec<Message>) -> bool {
+    let mut total = 0;
+    let keep = messages
+        .iter()
+        .position(|m| {
+            total += approx_json_bytes(m);
+            total > PAGE_MAX_BYTES
+        })
+        .map_or(messages.len(), |over| over.max(1));
+    let cut = keep < messages.len();
+    messages.truncate(keep);
+    cut
+}
 
 /// `sendMessage`: validated, authorized, committed, broadcast; a repeated `clientId` returns the
 /// stored message and broadcasts nothing.
@@ -150,8 +179,10 @@ pub async fn history(
         .readers
         .run(move |db| store::history(db, room, before, limit + 1))
         .await?;
-    let has_more = messages.len() as i64 > limit;
+    let mut has_more = messages.len() as i64 > limit;
     messages.truncate(limit as usize);
+    // Newest first here: a cut keeps the newest, and the client pages on from the oldest kept.
+    has_more |= cut_to_page_bytes(&mut messages);
     messages.reverse();
     Ok((messages, has_more))
 }
@@ -166,7 +197,8 @@ pub async fn changes_since(
         .readers
         .run(move |db| store::changes_since(db, room, since, CATCH_UP_PAGE + 1))
         .await?;
-    let has_more = messages.len() as i64 > CATCH_UP_PAGE;
+    let mut has_more = messages.len() as i64 > CATCH_UP_PAGE;
     messages.truncate(CATCH_UP_PAGE as usize);
+    has_more |= cut_to_page_bytes(&mut messages);
     Ok((messages, has_more))
 }

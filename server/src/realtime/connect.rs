@@ -3,6 +3,7 @@
 //! banned, fewer than `MAX_SOCKETS_PER_USER` sockets. A refused socket never reaches a handler
 //! or a room; the client gets `connect_error` with the error's `Display` as its message.
 
+use super::outbox::{ConnectionLink, Outbox};
 use super::reply::EventBudget;
 use super::{ADMINS_ROOM, MemberRooms, TokenExpiry, room_key, session_key, user_key};
 use crate::auth::extract::{bearer_token, cookie_token};
@@ -39,7 +40,7 @@ pub async fn authenticate(
         .and_then(|a| a.get("token")?.as_str().map(str::to_owned));
     let token = from_auth
         .or_else(|| bearer_token(headers).map(str::to_owned))
-        .or_else(|| cookie_token(headers).map(str::to_owned))
+        .or_else(|| cookie_token(headers, &state.config).map(str::to_owned))
         .ok_or(Refused::Unauthorized)?;
     let (me, exp): (CurrentUser, u64) = auth::authenticate(&state, &token)
         .await
@@ -62,11 +63,26 @@ pub async fn authenticate(
     }
     socket.extensions.insert(me);
     socket.extensions.insert(TokenExpiry(exp));
-    socket.extensions.insert(Arc::new(EventBudget::default()));
+    socket
+        .extensions
+        .insert(Arc::new(EventBudget::new(state.config.socket_event_rate)));
     socket
         .extensions
         .insert(Arc::new(super::reply::SendOrder::default()));
     socket.extensions.insert(MemberRooms(rooms.into()));
+    let outbox = Arc::new(Outbox::new(
+        state.config.socket_queue_max_bytes(),
+        state.config.socket_pages_in_flight,
+    ));
+    // A socket that opened as a WebSocket owns its connection from here on; one that opened with
+    // long-polling gets its link when it upgrades (`guard`).
+    if socket.transport_type() == socketioxide::TransportType::Websocket
+        && let Some(link) = socket.req_parts().extensions.get::<ConnectionLink>()
+    {
+        link.link(outbox.clone());
+    }
+    state.outboxes.insert(socket.id, outbox.clone());
+    socket.extensions.insert(outbox);
     super::register_events(&socket);
     Ok(())
 }

@@ -1,13 +1,14 @@
 //! Message events: `sendMessage`, `editMessage`, `deleteMessage`, `history`.
 
-use super::reply::{Limit, Reply, Ticket, run_in_place};
+use super::outbox::Outbox;
+use super::reply::{Reply, Ticket, queue_page, run_in_place};
 use crate::auth::CurrentUser;
 use crate::messages;
 use crate::state::AppState;
 use app::events::{DeleteMessage, EditMessage, History, HistoryAck, MessageAck, SendMessage};
 use serde_json::Value;
 use socketioxide::adapter::LocalAdapter;
-use socketioxide::extract::{Extension, TryData};
+use socketioxide::extract::{Extension, SocketRef, TryData};
 use socketioxide::handler::{FromMessageParts, MessageHandler, Value as RawValue};
 use socketioxide::socket::Socket;
 use std::sync::Arc;
@@ -53,7 +54,6 @@ async fn send_message(
         .run_then(
             &state,
             &me,
-            Limit::Messages,
             p,
             async |me, input: SendMessage, reply: Reply| {
                 messages::send_message_then(&state, &me, input, turn, move |outcome| {
@@ -75,17 +75,11 @@ pub async fn edit_message(
     TryData(p): TryData<Value>,
 ) {
     reply
-        .run(
-            &state,
-            &me,
-            Limit::Events,
-            p,
-            async |me, input: EditMessage| {
-                Ok(MessageAck {
-                    message: messages::edit_message(&state, &me, input).await?,
-                })
-            },
-        )
+        .run(&state, &me, p, async |me, input: EditMessage| {
+            Ok(MessageAck {
+                message: messages::edit_message(&state, &me, input).await?,
+            })
+        })
         .await;
 }
 
@@ -97,38 +91,31 @@ pub async fn delete_message(
     TryData(p): TryData<Value>,
 ) {
     reply
-        .run(
-            &state,
-            &me,
-            Limit::Events,
-            p,
-            async |me, input: DeleteMessage| {
-                Ok(MessageAck {
-                    message: messages::delete_message(&state, &me, input).await?,
-                })
-            },
-        )
+        .run(&state, &me, p, async |me, input: DeleteMessage| {
+            Ok(MessageAck {
+                message: messages::delete_message(&state, &me, input).await?,
+            })
+        })
         .await;
 }
 
-/// `history`: older messages, oldest first.
+/// `history`: older messages, oldest first; one of the socket's pages in flight, and counted
+/// against what it may have queued (`outbox`).
 pub async fn history(
+    socket: SocketRef,
     state: AppState,
     Extension(me): Extension<CurrentUser>,
+    Extension(outbox): Extension<Arc<Outbox>>,
     reply: Reply,
     TryData(p): TryData<Value>,
 ) {
     reply
-        .run(
-            &state,
-            &me,
-            Limit::Events,
-            p,
-            async |_me, input: History| {
-                let (messages, has_more) =
-                    messages::history(&state, input.room_id, input.before, input.limit).await?;
-                Ok(HistoryAck { messages, has_more })
-            },
-        )
+        .run(&state, &me, p, async |_me, input: History| {
+            let _page = outbox.pages.acquire().await;
+            let (messages, has_more) =
+                messages::history(&state, input.room_id, input.before, input.limit).await?;
+            queue_page(&socket, &outbox, &messages)?;
+            Ok(HistoryAck { messages, has_more })
+        })
         .await;
 }

@@ -2,7 +2,9 @@
 //! `session_key`) and every client event, registered here in one table.
 
 pub mod connect;
+pub mod guard;
 pub mod messages;
+pub mod outbox;
 pub mod presence;
 pub mod reply;
 pub mod rooms;
@@ -42,7 +44,7 @@ pub fn user_key(user: UserId) -> String {
 }
 
 /// The Socket.IO room of a session: the sockets opened with its tokens.
-pub fn session_key(session_id: i64) -> String {
+pub fn session_key(session_id: crate::auth::SessionId) -> String {
     format!("session:{session_id}")
 }
 
@@ -52,34 +54,6 @@ pub const ADMINS_ROOM: &str = "admins";
 /// When the socket's token expires (seconds since the epoch).
 #[derive(Debug, Clone, Copy)]
 pub struct TokenExpiry(pub u64);
-
-/// Gives a Socket.IO request its own copies of its URI and header values. hyper parses a request
-/// into an 8 KiB read buffer and hands out slices of it, and engineioxide keeps the handshake
-/// request for the socket's whole life, so without this every open socket pins that buffer.
-pub fn own_handshake_request(mut request: axum::extract::Request) -> axum::extract::Request {
-    if !request.uri().path().starts_with("/socket.io/") {
-        return request;
-    }
-    let headers = request.headers();
-    let mut owned = axum::http::HeaderMap::with_capacity(headers.len());
-    for (name, value) in headers {
-        // Names are already owned (hyper copies them); values are slices of the buffer. A value
-        // hyper accepted is always valid; if one were not, keeping it is still correct.
-        let copy = match axum::http::HeaderValue::from_bytes(value.as_bytes()) {
-            Ok(mut copy) => {
-                copy.set_sensitive(value.is_sensitive());
-                copy
-            }
-            Err(_) => value.clone(),
-        };
-        owned.append(name.clone(), copy);
-    }
-    *request.headers_mut() = owned;
-    if let Ok(uri) = request.uri().to_string().parse() {
-        *request.uri_mut() = uri;
-    }
-    request
-}
 
 /// Registers the `/` namespace: handshake middleware, then the connect handler.
 pub fn register(io: &SocketIo) {
@@ -134,6 +108,7 @@ async fn on_connect(
 
 async fn on_disconnect(socket: SocketRef, state: AppState, Extension(me): Extension<CurrentUser>) {
     metrics::gauge!("sockets_connected").decrement(1.0);
+    state.outboxes.remove(socket.id);
     let rooms: Vec<RoomId> = socket
         .rooms()
         .iter()
@@ -144,10 +119,11 @@ async fn on_disconnect(socket: SocketRef, state: AppState, Extension(me): Extens
         .socket_disconnected(&user_ref(&me), socket.id, &rooms);
 }
 
-/// Closes sockets whose token has expired, once a second: one task for all sockets rather than a
-/// timer per socket (memory per socket matters at 10,000 sockets). The client refreshes its token
-/// and reconnects.
-pub fn spawn_expiry_sweeper(io: SocketIo) -> tokio::task::JoinHandle<()> {
+/// Once a second, closes the sockets whose token has expired (the client refreshes its token and
+/// reconnects) and the long-polling sockets that have stopped polling for `silence` (see
+/// `outbox`): one task for all sockets rather than a timer per socket (memory per socket
+/// matters at 10,000 sockets).
+pub fn spawn_sweeper(io: SocketIo, silence: Duration) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -162,62 +138,15 @@ pub fn spawn_expiry_sweeper(io: SocketIo) -> tokio::task::JoinHandle<()> {
                 {
                     tracing::debug!(sid = %socket.id, "token expired: closing socket");
                     let _ = socket.disconnect();
+                } else if socket.transport_type() == socketioxide::TransportType::Polling
+                    && let Some(outbox) = socket.extensions.get::<Arc<outbox::Outbox>>()
+                    && !outbox.is_killed()
+                    && outbox.polling_silent_for(silence)
+                {
+                    tracing::debug!(sid = %socket.id, "stopped polling: closing socket");
+                    outbox.kill();
                 }
             }
         }
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::own_handshake_request;
-    use axum::body::{Body, Bytes};
-    use axum::extract::Request;
-    use axum::http::{HeaderValue, Uri};
-
-    /// A request whose URI and header values are slices of one buffer, the way hyper parses one.
-    fn parsed_from_one_buffer(path: &str) -> (Bytes, Request) {
-        let buffer = Bytes::from(format!("{path}websocketBearer x"));
-        let (p, w) = (path.len(), path.len() + "websocket".len());
-        let mut request = Request::new(Body::empty());
-        *request.uri_mut() = Uri::from_maybe_shared(buffer.slice(..p)).unwrap();
-        let upgrade = HeaderValue::from_maybe_shared(buffer.slice(p..w)).unwrap();
-        let mut secret = HeaderValue::from_maybe_shared(buffer.slice(w..)).unwrap();
-        secret.set_sensitive(true);
-        request.headers_mut().insert("upgrade", upgrade);
-        request.headers_mut().insert("authorization", secret);
-        (buffer, request)
-    }
-
-    /// Whether any part of the request still points into `buffer`.
-    fn points_into(buffer: &Bytes, request: &Request) -> bool {
-        let range = buffer.as_ptr_range();
-        std::iter::once(request.uri().path().as_bytes())
-            .chain(request.headers().values().map(HeaderValue::as_bytes))
-            .any(|bytes| range.contains(&bytes.as_ptr()))
-    }
-
-    #[test]
-    fn a_socket_io_request_keeps_nothing_of_the_parse_buffer() {
-        let path = "/socket.io/?EIO=4&transport=websocket";
-        let (buffer, request) = parsed_from_one_buffer(path);
-        assert!(
-            points_into(&buffer, &request),
-            "the fixture shares the buffer"
-        );
-
-        let owned = own_handshake_request(request);
-
-        assert!(!points_into(&buffer, &owned));
-        assert_eq!(owned.uri(), path);
-        assert_eq!(owned.headers()["upgrade"], "websocket");
-        assert_eq!(owned.headers()["authorization"], "Bearer x");
-        assert!(owned.headers()["authorization"].is_sensitive());
-    }
-
-    #[test]
-    fn other_requests_pass_untouched() {
-        let (buffer, request) = parsed_from_one_buffer("/api/rooms");
-        assert!(points_into(&buffer, &own_handshake_request(request)));
-    }
 }

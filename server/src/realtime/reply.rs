@@ -2,10 +2,13 @@
 //! `{ok: false, error}`, or, when the client passed no callback, emits `error` to the socket, so
 //! nothing is ever silently dropped (API.md Replies).
 
+use super::outbox::Outbox;
 use crate::auth::{self, CurrentUser};
+use crate::config::Rate;
 use crate::error::{AppError, Result};
 use crate::extract::from_json_object;
 use crate::state::AppState;
+use app::models::Message;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -14,39 +17,34 @@ use socketioxide::handler::{FromMessageParts, Value as RawValue};
 use socketioxide::socket::Socket;
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-/// Events other than `sendMessage` one socket may send per second (API.md Limits).
-pub const EVENTS_PER_SECOND: u32 = 50;
-
-/// A socket's budget of events for the current second; kept in its extensions.
+/// A socket's budget of events (`SOCKET_EVENT_RATE`, API.md Limits) for the current window;
+/// kept in its extensions. Every event counts, whatever becomes of it: a `sendMessage` (which
+/// `MESSAGE_RATE` limits as well), an unknown event, one refused for any reason.
 #[derive(Debug)]
-pub struct EventBudget(Mutex<(Instant, u32)>);
-
-impl Default for EventBudget {
-    fn default() -> Self {
-        Self(Mutex::new((Instant::now(), 0)))
-    }
+pub struct EventBudget {
+    rate: Rate,
+    window: Mutex<(Instant, u32)>,
 }
 
 impl EventBudget {
+    /// A fresh budget of `rate`.
+    pub fn new(rate: Rate) -> Self {
+        Self {
+            rate,
+            window: Mutex::new((Instant::now(), 0)),
+        }
+    }
+
     fn try_take(&self) -> bool {
-        let mut window = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        if window.0.elapsed() >= Duration::from_secs(1) {
+        let mut window = self.window.lock().unwrap_or_else(|e| e.into_inner());
+        if window.0.elapsed() >= self.rate.per {
             *window = (Instant::now(), 0);
         }
-        window.1 += 1;
-        window.1 <= EVENTS_PER_SECOND
+        window.1 = window.1.saturating_add(1);
+        window.1 <= self.rate.count
     }
-}
-
-/// Which limit an event counts against.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Limit {
-    /// The socket's events-per-second budget.
-    Events,
-    /// `MESSAGE_RATE`, checked by the send itself.
-    Messages,
 }
 
 /// The reply channel of one client event.
@@ -86,14 +84,13 @@ impl Reply {
         self,
         state: &AppState,
         me: &CurrentUser,
-        limit: Limit,
         payload: std::result::Result<Value, impl std::fmt::Display>,
         handle: impl AsyncFnOnce(CurrentUser, I) -> Result<O>,
     ) where
         I: DeserializeOwned,
         O: Serialize,
     {
-        let result = match self.admit(state, me, limit, payload).await {
+        let result = match self.admit(state, me, payload).await {
             Ok((me, input)) => handle(me, input).await,
             Err(e) => Err(e),
         };
@@ -105,13 +102,12 @@ impl Reply {
         self,
         state: &AppState,
         me: &CurrentUser,
-        limit: Limit,
         payload: std::result::Result<Value, impl std::fmt::Display>,
         handle: impl AsyncFnOnce(CurrentUser, I, Reply),
     ) where
         I: DeserializeOwned,
     {
-        match self.admit(state, me, limit, payload).await {
+        match self.admit(state, me, payload).await {
             Ok((me, input)) => handle(me, input, self).await,
             Err(e) => self.finish::<()>(Err(e)),
         }
@@ -122,18 +118,22 @@ impl Reply {
         &self,
         state: &AppState,
         me: &CurrentUser,
-        limit: Limit,
         payload: std::result::Result<Value, impl std::fmt::Display>,
     ) -> Result<(CurrentUser, I)> {
-        if limit == Limit::Events {
-            let budget = self.socket.extensions.get::<Arc<EventBudget>>();
-            if !budget.is_some_and(|b| b.try_take()) {
-                return Err(AppError::RateLimited("Too many events; slow down.".into()));
-            }
-        }
+        self.take_budget()?;
         let input: I = from_json_object(payload.map_err(AppError::malformed)?)?;
         let me = auth::refresh_current(state, me).await?;
         Ok((me, input))
+    }
+
+    /// Counts this event against its socket's budget; `rate_limited` once that is spent.
+    fn take_budget(&self) -> Result<()> {
+        let budget = self.socket.extensions.get::<Arc<EventBudget>>();
+        if budget.is_some_and(|b| b.try_take()) {
+            Ok(())
+        } else {
+            Err(AppError::RateLimited("Too many events; slow down.".into()))
+        }
     }
 
     /// Sends the ack, or the `error` event.
@@ -163,9 +163,29 @@ impl Reply {
     }
 }
 
+/// Counts a page of `messages` as queued for `socket`; a socket that would go over what it may
+/// hold unread is closed instead (its client reconnects and catches up by `seq`).
+pub fn queue_page(socket: &SocketRef, outbox: &Outbox, messages: &[Message]) -> Result<()> {
+    let bytes: usize = messages
+        .iter()
+        .map(crate::messages::approx_json_bytes)
+        .sum();
+    if outbox.try_queue(bytes as u64) {
+        return Ok(());
+    }
+    tracing::info!(sid = %socket.id, pending = outbox.pending(), "socket not reading its replies: closing it");
+    outbox.kill();
+    Err(AppError::RateLimited(
+        "Too much unread; this connection is closed.".into(),
+    ))
+}
+
 /// Any event the server does not know: answered `not_found`, never dropped in silence.
 pub async fn unknown_event(reply: Reply) {
-    reply.finish::<()>(Err(AppError::NotFound("No such event.".into())));
+    let result = reply
+        .take_budget()
+        .and(Err(AppError::NotFound("No such event.".into())));
+    reply.finish::<()>(result);
 }
 
 /// Keeps one socket's `sendMessage`s in the order they arrived. A send that has to wait (for
@@ -251,6 +271,7 @@ pub fn run_in_place(work: impl Future<Output = ()> + Send + 'static) {
 mod tests {
     use super::*;
     use std::sync::atomic::Ordering;
+    use std::time::Duration;
 
     /// One socket's next `n` tickets, in arrival order.
     fn tickets(n: u64) -> Vec<Ticket> {

@@ -1,6 +1,7 @@
 //! Room events: `joinRoom`, `leaveRoom`, `markRead`, `typing`.
 
-use super::reply::{Limit, Reply};
+use super::outbox::Outbox;
+use super::reply::{Reply, queue_page};
 use super::{room_key, user_key};
 use crate::auth::CurrentUser;
 use crate::rooms;
@@ -8,22 +9,25 @@ use crate::state::AppState;
 use app::events::{Empty, JoinRoom, LeaveRoom, MarkRead, ServerEvent, Typing, UserTyping};
 use serde_json::Value;
 use socketioxide::extract::{Extension, SocketRef, TryData};
+use std::sync::Arc;
 
-/// `joinRoom`.
+/// `joinRoom`: its page (catch-up or the newest messages) is one of the socket's pages in
+/// flight, and counted against what it may have queued (`outbox`).
 pub async fn join_room(
+    socket: SocketRef,
     state: AppState,
     Extension(me): Extension<CurrentUser>,
+    Extension(outbox): Extension<Arc<Outbox>>,
     reply: Reply,
     TryData(p): TryData<Value>,
 ) {
     reply
-        .run(
-            &state,
-            &me,
-            Limit::Events,
-            p,
-            async |me, input: JoinRoom| rooms::join_room(&state, &me, input).await,
-        )
+        .run(&state, &me, p, async |me, input: JoinRoom| {
+            let _page = outbox.pages.acquire().await;
+            let ack = rooms::join_room(&state, &me, input).await?;
+            queue_page(&socket, &outbox, &ack.messages)?;
+            Ok(ack)
+        })
         .await;
 }
 
@@ -35,17 +39,11 @@ pub async fn leave_room(
     TryData(p): TryData<Value>,
 ) {
     reply
-        .run(
-            &state,
-            &me,
-            Limit::Events,
-            p,
-            async |me, input: LeaveRoom| {
-                rooms::leave_room(&state, &me, input.room_id)
-                    .await
-                    .map(|()| Empty {})
-            },
-        )
+        .run(&state, &me, p, async |me, input: LeaveRoom| {
+            rooms::leave_room(&state, &me, input.room_id)
+                .await
+                .map(|()| Empty {})
+        })
         .await;
 }
 
@@ -58,17 +56,11 @@ pub async fn mark_read(
     TryData(p): TryData<Value>,
 ) {
     reply
-        .run(
-            &state,
-            &me,
-            Limit::Events,
-            p,
-            async |me, input: MarkRead| {
-                rooms::mark_read(&state, &me, Some(socket.id), input)
-                    .await
-                    .map(|()| Empty {})
-            },
-        )
+        .run(&state, &me, p, async |me, input: MarkRead| {
+            rooms::mark_read(&state, &me, Some(socket.id), input)
+                .await
+                .map(|()| Empty {})
+        })
         .await;
 }
 
@@ -80,7 +72,7 @@ pub async fn typing(
     TryData(p): TryData<Value>,
 ) {
     reply
-        .run(&state, &me, Limit::Events, p, async |me, input: Typing| {
+        .run(&state, &me, p, async |me, input: Typing| {
             rooms::ensure_member(&state, &me, input.room_id).await?;
             let event = UserTyping {
                 room_id: input.room_id,

@@ -43,7 +43,11 @@ pub async fn find_room(db: impl SqliteExecutor<'_>, room: RoomId) -> sqlx::Resul
     Ok(row.map(Room::from))
 }
 
-/// Every room with the caller's membership, read marker and unread counts; archived last.
+/// Unread and mention counts stop here: the room list says "99+" beyond.
+pub const UNREAD_COUNT_MAX: i64 = 100;
+
+/// Every room with the caller's membership, read marker and unread counts (each at most
+/// `UNREAD_COUNT_MAX`); archived last.
 pub async fn list_rooms_for(db: impl SqliteExecutor<'_>, user: UserId) -> sqlx::Result<Vec<Room>> {
     let rows = sqlx::query!(
         r#"SELECT r.id, r.name, r.topic, r.archived AS "archived: bool", r.created_at, r.last_seq,
@@ -52,15 +56,18 @@ pub async fn list_rooms_for(db: impl SqliteExecutor<'_>, user: UserId) -> sqlx::
                   CASE WHEN m.user_id IS NULL THEN 0 ELSE
                     -- `seq` is never below `created_seq`, so `seq > last_read_seq` changes
                     -- nothing but lets the catch-up index read only the unread part of the room.
-                    (SELECT COUNT(*) FROM messages x
+                    -- Counted up to 100 (UNREAD_COUNT_MAX; a client shows "99+"): a room
+                    -- a million messages behind costs no more than one 100 behind.
+                    (SELECT COUNT(*) FROM (SELECT 1 FROM messages x
                      WHERE x.room_id = r.id AND x.seq > m.last_read_seq
                        AND COALESCE(x.created_seq, x.seq) > m.last_read_seq
-                       AND x.user_id != ?1 AND x.deleted = 0) END AS "unread!: i64",
+                       AND x.user_id != ?1 AND x.deleted = 0 LIMIT 100)) END AS "unread!: i64",
                   CASE WHEN m.user_id IS NULL THEN 0 ELSE
-                    (SELECT COUNT(*) FROM mentions n JOIN messages x ON x.id = n.message_id
+                    (SELECT COUNT(*) FROM (SELECT 1 FROM mentions n
+                     JOIN messages x ON x.id = n.message_id
                      WHERE n.user_id = ?1 AND x.room_id = r.id
                        AND COALESCE(x.created_seq, x.seq) > m.last_read_seq
-                       AND x.deleted = 0) END AS "unread_mentions!: i64"
+                       AND x.deleted = 0 LIMIT 100)) END AS "unread_mentions!: i64"
            FROM rooms r
            LEFT JOIN memberships m ON m.room_id = r.id AND m.user_id = ?1
            ORDER BY r.archived, r.name"#,

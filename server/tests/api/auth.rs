@@ -1255,18 +1255,28 @@ async fn without_jwt_secret_a_token_survives_a_restart() {
 
 #[tokio::test]
 async fn without_jwt_secret_each_database_generates_its_own_secret() {
-    // Both apps' first user and first session have id 1: only the secret tells them apart.
     let first = spawn_app_with(&[("JWT_SECRET", "")]).await;
     let second = spawn_app_with(&[("JWT_SECRET", "")]).await;
     let first_token = first.token("ana").await;
     let second_token = second.token("ana").await;
+    // Both apps' first user has id 1; give the second a session of the first's id too, so only
+    // the secret tells the two tokens apart.
+    let sid = claims(&first_token)["sid"]
+        .as_str()
+        .expect("sid")
+        .to_owned();
+    sqlx::query("INSERT INTO sessions (id, user_id) VALUES (?, 1)")
+        .bind(&sid)
+        .execute(&second.db().await)
+        .await
+        .expect("a session of the same id");
 
     let foreign = second.get("/api/me", Some(&first_token)).await;
     let test_secret = second
         .get("/api/me", Some(&sign(&claims(&second_token), TEST_SECRET)))
         .await;
 
-    assert_eq!(claims(&first_token)["sid"], claims(&second_token)["sid"]);
+    assert_eq!(claims(&first_token)["sub"], claims(&second_token)["sub"]);
     assert_error(foreign, StatusCode::UNAUTHORIZED, "unauthorized").await;
     assert_error(test_secret, StatusCode::UNAUTHORIZED, "unauthorized").await;
 }

@@ -93,6 +93,18 @@ pub async fn spawn_app_in(dir: Arc<TempDir>, overrides: &[(&str, &str)]) -> Test
 }
 
 impl TestApp {
+    /// A handle on a server running elsewhere (a child process) at `address` (`host:port`).
+    pub fn external(address: &str) -> TestApp {
+        TestApp {
+            base: format!("http://{address}"),
+            address: address.parse().expect("host:port"),
+            http: reqwest::Client::new(),
+            dir: Arc::new(tempfile::tempdir().expect("temp dir")),
+            shutdown: None,
+            handle: None,
+        }
+    }
+
     /// Stops the server (graceful: sockets are closed) and waits for it.
     pub async fn stop(mut self) -> Arc<TempDir> {
         if let Some(tx) = self.shutdown.take() {

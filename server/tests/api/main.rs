@@ -7,3 +7,4 @@ mod clients;
 mod health;
 mod helpers;
 mod realtime;
+mod security;
