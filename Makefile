@@ -68,8 +68,13 @@ lint-tools:
 lint: lint-tools
 	cargo fmt --all -- --check
 	@# Licenses, duplicate crates (a warning), crates.io as the only source: rules in deny.toml.
-	@# Not advisories: the RustSec database is a git repository, out of reach on these machines.
 	cargo deny check --hide-inclusion-graph bans licenses sources
+	@# RustSec advisories, against the copy of the database cargo-deny keeps in
+	@# ~/.cargo/advisory-dbs: it is a git repository, which cargo-deny fetches where GitHub is
+	@# reachable (`cargo deny fetch`) and which these machines cannot fetch; without it, say so.
+	@if ls -d $(HOME)/.cargo/advisory-dbs/advisory-db-* >/dev/null 2>&1; then \
+	  cargo deny --offline check --hide-inclusion-graph advisories; \
+	else echo "lint: RustSec advisories NOT checked: no advisory database in ~/.cargo/advisory-dbs (run 'cargo deny fetch' where GitHub is reachable)"; fi
 	cargo clippy -p server -p app --features app/ssr --all-targets -- -D warnings
 	cargo clippy -p frontend -p app --features app/hydrate --target wasm32-unknown-unknown -- -D warnings
 
