@@ -213,6 +213,18 @@ pub fn page_visible() -> bool {
     true
 }
 
+/// Loads `path` as a new page: the app (and its chat controller) starts again from what the
+/// server says now. Used where the session changed (sign-in, sign-up, sign-out); an in-app
+/// navigation would keep the controller's state from before.
+pub fn load_page(path: &str) {
+    #[cfg(feature = "hydrate")]
+    {
+        let _ = window().location().assign(path);
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = path;
+}
+
 /// A new idempotency key for a send.
 pub fn new_client_id() -> String {
     #[cfg(feature = "hydrate")]
@@ -825,11 +837,11 @@ mod browser {
                 } else {
                     api::logout().await
                 };
-                self.connection.set(Connection::SignedOut);
                 if let Some(socket) = self.socket() {
                     socket.disconnect();
                 }
-                self.me.set(None);
+                // A fresh page: nothing of this session stays in the running app.
+                super::load_page("/login");
             });
         }
 

@@ -13,6 +13,23 @@ use axum::response::Response;
 #[allow_missing = true]
 struct Site;
 
+/// The official Socket.IO browser client, from the npm package `make setup` installs, served
+/// where Node's Socket.IO serves it (`/socket.io/socket.io.js`), for pages written for Socket.IO.
+#[derive(rust_embed::Embed)]
+#[folder = "../node_modules/socket.io-client/dist"]
+#[allow_missing = true]
+struct SocketIoClient;
+
+/// The files of `SocketIoClient` served, as Node's server names them.
+const SOCKET_IO_CLIENT_FILES: [&str; 6] = [
+    "socket.io.js",
+    "socket.io.js.map",
+    "socket.io.min.js",
+    "socket.io.min.js.map",
+    "socket.io.esm.min.js",
+    "socket.io.esm.min.js.map",
+];
+
 /// Warns when the site (WASM bundle) is absent: a server built before `cargo leptos build`.
 pub fn warn_if_unbuilt() {
     if Site::get("pkg/tagarela.js").is_none() {
@@ -29,7 +46,6 @@ pub fn serve(path: &str, request_headers: &HeaderMap) -> Option<Response> {
         return None;
     }
     let file = Site::get(path)?;
-    let etag = format!("\"{}\"", hex(&file.metadata.sha256_hash()[..16]));
     let cache = if is_content_hashed(path) {
         "public, max-age=31536000, immutable"
     } else {
@@ -37,6 +53,38 @@ pub fn serve(path: &str, request_headers: &HeaderMap) -> Option<Response> {
         // so a new release is picked up at once; the ETag makes that a cheap 304.
         "no-cache"
     };
+    respond(file, cache, request_headers)
+}
+
+/// Answers `/socket.io/<file>` with the Socket.IO client, if `path` names one of its files.
+pub fn serve_socket_io_client(path: &str, request_headers: &HeaderMap) -> Option<Response> {
+    let name = path.strip_prefix("/socket.io/")?;
+    if !SOCKET_IO_CLIENT_FILES.contains(&name) {
+        return None;
+    }
+    // A day, then a cheap revalidation by ETag: the names carry no version.
+    let mut response = respond(
+        SocketIoClient::get(name)?,
+        "public, max-age=86400",
+        request_headers,
+    )?;
+    if name.ends_with(".map") {
+        // Source maps are JSON; mime_guess does not know the extension.
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+    }
+    Some(response)
+}
+
+/// `file` with its ETag, `cache` policy and type; 304 when the client has it.
+fn respond(
+    file: rust_embed::EmbeddedFile,
+    cache: &'static str,
+    request_headers: &HeaderMap,
+) -> Option<Response> {
+    let etag = format!("\"{}\"", hex(&file.metadata.sha256_hash()[..16]));
     let mut response = Response::builder()
         .header(header::ETAG, &etag)
         .header(header::CACHE_CONTROL, cache)
@@ -77,6 +125,16 @@ mod tests {
         assert!(is_content_hashed("pkg/tagarela.3f9a1c2b7d.wasm"));
         assert!(!is_content_hashed("pkg/tagarela.wasm"));
         assert!(!is_content_hashed("favicon.ico"));
+    }
+
+    #[test]
+    fn only_the_socket_io_client_is_served_under_its_path() {
+        assert!(serve_socket_io_client("/socket.io/../Cargo.toml", &HeaderMap::new()).is_none());
+        assert!(
+            serve_socket_io_client("/socket.io/socket.io.msgpack.min.js", &HeaderMap::new())
+                .is_none()
+        );
+        assert!(serve_socket_io_client("/vendor/socket.io.js", &HeaderMap::new()).is_none());
     }
 
     #[test]

@@ -232,12 +232,17 @@ fn router(state: AppState) -> Router {
                 .fallback(api_not_found),
         )
         .merge(crate::admin::pages::router())
+        .merge(crate::auth::forms::router())
         .leptos_routes_with_context(&state, pages, context, move || app::shell(leptos.clone()))
         .fallback(site_fallback)
         .route_layer(axum::middleware::from_fn(telemetry::track_http))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             crate::admin::pages::guard,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::auth::forms::require_session,
         ))
         .with_state(state)
         .merge(metrics)

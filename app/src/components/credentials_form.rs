@@ -1,10 +1,16 @@
 //! The username + password form shared by sign-in and sign-up; errors shown inline.
+//!
+//! A real form that posts to the server (`POST /login`, `POST /register`): submitted before the
+//! WASM has loaded, it still signs in, and the password goes in the body, never the URL. Once
+//! the app runs it takes the submit over and calls the API instead; either way a session ends in
+//! a full page load of the chat, so the chat starts with the new session, never with the
+//! signed-out state of the page it replaced.
 
 use crate::api::ApiError;
 use crate::models::Session;
 use crate::validate::{Password, Username};
 use leptos::prelude::*;
-use leptos_router::hooks::use_navigate;
+use leptos_router::hooks::use_query_map;
 
 /// Which call the form makes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,11 +24,16 @@ pub enum Purpose {
 /// A labelled, keyboard-friendly credentials form; on success it opens the chat.
 #[component]
 pub fn CredentialsForm(purpose: Purpose) -> impl IntoView {
-    let username = RwSignal::new(String::new());
+    // After a form post that failed, the server sends the form back with the error and the
+    // username in the query.
+    let query = use_query_map();
+    let initial_username = query
+        .with_untracked(|q| q.get("username"))
+        .unwrap_or_default();
+    let username = RwSignal::new(initial_username.clone());
     let password = RwSignal::new(String::new());
-    let error = RwSignal::new(None::<String>);
+    let error = RwSignal::new(query.with_untracked(|q| q.get("error")));
     let busy = RwSignal::new(false);
-    let navigate = use_navigate();
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let (name, pass) = (username.get_untracked(), password.get_untracked());
@@ -33,7 +44,6 @@ pub fn CredentialsForm(purpose: Purpose) -> impl IntoView {
             return;
         }
         busy.set(true);
-        let navigate = navigate.clone();
         leptos::task::spawn_local(async move {
             let result: Result<Session, ApiError> = match purpose {
                 Purpose::SignIn => crate::api::login(&name, &pass).await,
@@ -41,21 +51,23 @@ pub fn CredentialsForm(purpose: Purpose) -> impl IntoView {
             };
             busy.set(false);
             match result {
-                // A full load: the chat starts fresh with the new session cookie.
-                Ok(_) => navigate("/", Default::default()),
+                Ok(_) => crate::client::load_page("/"),
                 Err(e) => error.set(Some(e.to_string())),
             }
         });
     };
-    let (title, action, autocomplete) = match purpose {
-        Purpose::SignIn => ("Sign in", "Sign in", "current-password"),
-        Purpose::SignUp => ("Create an account", "Sign up", "new-password"),
+    let (title, action, autocomplete, path) = match purpose {
+        Purpose::SignIn => ("Sign in", "Sign in", "current-password", "/login"),
+        Purpose::SignUp => ("Create an account", "Sign up", "new-password", "/register"),
     };
     view! {
-        <form class="card auth" on:submit=submit>
+        <form class="card auth" method="post" action=path on:submit=submit>
             <h1>{title}</h1>
             <label for="username">"Username"</label>
+            // `value` for the server's render (a form sent back after a failed post), `prop:value`
+            // once the app runs.
             <input id="username" name="username" autocomplete="username" required
+                value=initial_username
                 prop:value=move || username.get() on:input=move |ev| username.set(event_target_value(&ev)) />
             <label for="password">"Password"</label>
             <input id="password" name="password" type="password" autocomplete=autocomplete required

@@ -4,6 +4,7 @@
 
 pub mod cache;
 pub mod extract;
+pub mod forms;
 pub mod http;
 pub mod origin;
 pub mod password;

@@ -4,8 +4,8 @@
 use crate::config::Config;
 use axum::http::{HeaderMap, header};
 
-/// Whether `origin` is the app's own (`PUBLIC_URL`, or the request's `Host` under http or https)
-/// or listed in `ALLOWED_ORIGINS`.
+/// Whether `origin` is the app's own (`PUBLIC_URL`, or the scheme and `Host` of the request) or
+/// listed in `ALLOWED_ORIGINS`.
 pub fn is_allowed(origin: &str, headers: &HeaderMap, config: &Config) -> bool {
     let origin = origin.trim_end_matches('/');
     if config.public_url.as_deref() == Some(origin)
@@ -19,9 +19,10 @@ pub fn is_allowed(origin: &str, headers: &HeaderMap, config: &Config) -> bool {
     let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) else {
         return false;
     };
+    // The request's own scheme: this server speaks plain http (TLS, where used, ends at a proxy
+    // in front, and `PUBLIC_URL` then names the public https origin, checked above).
     origin
         .strip_prefix("http://")
-        .or_else(|| origin.strip_prefix("https://"))
         .is_some_and(|rest| rest.eq_ignore_ascii_case(host))
 }
 
@@ -96,6 +97,15 @@ mod tests {
         let h = headers(&[
             ("host", "127.0.0.1:3000"),
             ("origin", "http://evil.example"),
+        ]);
+        assert!(!handshake_allowed(&h, &config(&[])));
+    }
+
+    #[test]
+    fn another_scheme_on_the_same_host_is_another_origin() {
+        let h = headers(&[
+            ("host", "127.0.0.1:3000"),
+            ("origin", "https://127.0.0.1:3000"),
         ]);
         assert!(!handshake_allowed(&h, &config(&[])));
     }

@@ -1,6 +1,7 @@
 //! In front of the Socket.IO layer, for what engineioxide leaves unbounded: how many new
 //! sessions one client address may open (`HANDSHAKE_RATE`: each costs memory before any
-//! authentication), and the long-polling side of a socket's `Outbox` (the bytes its polling
+//! authentication), the official client at Node's paths (`/socket.io/socket.io.js`), and the
+//! long-polling side of a socket's `Outbox` (the bytes its polling
 //! responses carry away, and whether it still polls). It also gives every Socket.IO request
 //! its own copy of its head (`own_handshake_request`).
 
@@ -78,6 +79,12 @@ where
         let mut inner = std::mem::replace(&mut self.inner, clone);
         if !request.uri().path().starts_with("/socket.io/") {
             return Box::pin(async move { Ok(inner.call(request).await?.map(Body::new)) });
+        }
+        if matches!(*request.method(), Method::GET | Method::HEAD)
+            && let Some(client) =
+                crate::assets::serve_socket_io_client(request.uri().path(), request.headers())
+        {
+            return Box::pin(async move { Ok(client) });
         }
         let request = own_handshake_request(request);
         let query = request.uri().query().unwrap_or("");

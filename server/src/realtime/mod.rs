@@ -60,11 +60,6 @@ pub fn register(io: &SocketIo) {
     io.ns("/", on_connect.with(connect::authenticate));
 }
 
-/// The room a Socket.IO room name stands for, if it is a chat room's.
-fn parse_room_key(key: &str) -> Option<RoomId> {
-    key.strip_prefix("room:")?.parse().ok().map(RoomId)
-}
-
 /// The rooms a socket's user was a member of at the handshake (loaded by the middleware).
 #[derive(Debug, Clone)]
 pub struct MemberRooms(pub Arc<[RoomId]>);
@@ -102,21 +97,16 @@ async fn on_connect(
     if !socket.connected() {
         state
             .presence
-            .socket_disconnected(&user_ref(&me), socket.id, &rooms);
+            .socket_disconnected(&user_ref(&me), socket.id);
     }
 }
 
 async fn on_disconnect(socket: SocketRef, state: AppState, Extension(me): Extension<CurrentUser>) {
     metrics::gauge!("sockets_connected").decrement(1.0);
     state.outboxes.remove(socket.id);
-    let rooms: Vec<RoomId> = socket
-        .rooms()
-        .iter()
-        .filter_map(|r| parse_room_key(r))
-        .collect();
     state
         .presence
-        .socket_disconnected(&user_ref(&me), socket.id, &rooms);
+        .socket_disconnected(&user_ref(&me), socket.id);
 }
 
 /// Once a second, closes the sockets whose token has expired (the client refreshes its token and

@@ -37,11 +37,22 @@ impl Delta {
     }
 }
 
+/// An online user.
+struct Online {
+    name: String,
+    /// Connected sockets, by id: a connect and a disconnect of one socket arriving in either
+    /// order, or twice, count once.
+    sockets: HashSet<Sid>,
+    /// The rooms the user is a member of, kept here rather than read off the last socket when
+    /// it closes: by then socketioxide may already have taken it out of its rooms (a client's
+    /// close packet and its transport's close race), and its `left` would go nowhere.
+    rooms: HashSet<RoomId>,
+}
+
 #[derive(Default)]
 struct Inner {
-    /// Online users: their name and their connected sockets (by id, so a connect and a
-    /// disconnect of one socket arriving in either order, or twice, count once).
-    online: HashMap<UserId, (String, HashSet<Sid>)>,
+    /// Online users.
+    online: HashMap<UserId, Online>,
     /// Changes not yet announced, per room.
     pending: HashMap<RoomId, Delta>,
 }
@@ -57,30 +68,35 @@ impl Presence {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// A socket of `user` connected, subscribed to `rooms`.
+    /// A socket of `user` connected; the user is a member of `rooms` (as of its handshake).
     pub fn socket_connected(&self, user: &UserRef, sid: Sid, rooms: &[RoomId]) {
         let mut inner = self.lock();
-        let entry = inner
-            .online
-            .entry(user.id)
-            .or_insert_with(|| (user.username.clone(), HashSet::new()));
-        if entry.1.insert(sid) && entry.1.len() == 1 {
+        let entry = inner.online.entry(user.id).or_insert_with(|| Online {
+            name: user.username.clone(),
+            sockets: HashSet::new(),
+            rooms: HashSet::new(),
+        });
+        entry.rooms.extend(rooms.iter().copied());
+        if entry.sockets.insert(sid) && entry.sockets.len() == 1 {
+            let rooms: Vec<RoomId> = entry.rooms.iter().copied().collect();
             for room in rooms {
-                inner.pending.entry(*room).or_default().join(user);
+                inner.pending.entry(room).or_default().join(user);
             }
         }
     }
 
-    /// A socket of `user` disconnected; it was in `rooms`.
-    pub fn socket_disconnected(&self, user: &UserRef, sid: Sid, rooms: &[RoomId]) {
+    /// A socket of `user` disconnected; with its last, the user leaves every room they are in.
+    pub fn socket_disconnected(&self, user: &UserRef, sid: Sid) {
         let mut inner = self.lock();
         let Some(entry) = inner.online.get_mut(&user.id) else {
             return;
         };
-        if entry.1.remove(&sid) && entry.1.is_empty() {
-            inner.online.remove(&user.id);
-            for room in rooms {
-                inner.pending.entry(*room).or_default().leave(user);
+        if entry.sockets.remove(&sid)
+            && entry.sockets.is_empty()
+            && let Some(gone) = inner.online.remove(&user.id)
+        {
+            for room in gone.rooms {
+                inner.pending.entry(room).or_default().leave(user);
             }
         }
     }
@@ -88,7 +104,8 @@ impl Presence {
     /// `user` became a member of `room`: announced if online.
     pub fn member_joined(&self, user: &UserRef, room: RoomId) {
         let mut inner = self.lock();
-        if inner.online.contains_key(&user.id) {
+        if let Some(entry) = inner.online.get_mut(&user.id) {
+            entry.rooms.insert(room);
             inner.pending.entry(room).or_default().join(user);
         }
     }
@@ -96,14 +113,19 @@ impl Presence {
     /// `user` left `room`: announced if online.
     pub fn member_left(&self, user: &UserRef, room: RoomId) {
         let mut inner = self.lock();
-        if inner.online.contains_key(&user.id) {
+        if let Some(entry) = inner.online.get_mut(&user.id) {
+            entry.rooms.remove(&room);
             inner.pending.entry(room).or_default().leave(user);
         }
     }
 
     /// A deleted room has nothing more to announce.
     pub fn forget_room(&self, room: RoomId) {
-        self.lock().pending.remove(&room);
+        let mut inner = self.lock();
+        inner.pending.remove(&room);
+        for entry in inner.online.values_mut() {
+            entry.rooms.remove(&room);
+        }
     }
 
     /// Whether `user` has a connected socket.
@@ -122,9 +144,9 @@ impl Presence {
         users
             .iter()
             .filter_map(|id| {
-                inner.online.get(id).map(|(name, _)| UserRef {
+                inner.online.get(id).map(|online| UserRef {
                     id: *id,
-                    username: name.clone(),
+                    username: online.name.clone(),
                 })
             })
             .collect()
@@ -184,16 +206,36 @@ mod tests {
         assert_eq!(pending.len(), 1);
         assert_eq!(pending[0].1.joined.len(), 1);
 
-        presence.socket_disconnected(&ana(), one, &[RoomId(1)]);
-        presence.socket_disconnected(&ana(), one, &[RoomId(1)]);
+        presence.socket_disconnected(&ana(), one);
+        presence.socket_disconnected(&ana(), one);
         assert!(
             presence.is_online(UserId(1)),
             "the same socket twice counts once"
         );
         assert!(presence.take_pending().is_empty());
-        presence.socket_disconnected(&ana(), two, &[RoomId(1)]);
+        presence.socket_disconnected(&ana(), two);
         assert!(!presence.is_online(UserId(1)));
         assert_eq!(presence.take_pending()[0].1.left.len(), 1);
+    }
+
+    #[test]
+    fn the_last_socket_leaves_every_room_joined_since_the_handshake() {
+        let presence = Presence::default();
+        let sid = Sid::new();
+        presence.socket_connected(&ana(), sid, &[RoomId(1)]);
+        presence.member_joined(&ana(), RoomId(2));
+        presence.take_pending();
+
+        presence.socket_disconnected(&ana(), sid);
+
+        let mut left: Vec<RoomId> = presence
+            .take_pending()
+            .into_iter()
+            .filter(|(_, d)| d.left.contains_key(&UserId(1)))
+            .map(|(room, _)| room)
+            .collect();
+        left.sort();
+        assert_eq!(left, [RoomId(1), RoomId(2)]);
     }
 
     #[test]
@@ -202,7 +244,7 @@ mod tests {
         let (before, after) = (Sid::new(), Sid::new());
         presence.socket_connected(&ana(), before, &[RoomId(1)]);
         presence.take_pending();
-        presence.socket_disconnected(&ana(), before, &[RoomId(1)]);
+        presence.socket_disconnected(&ana(), before);
         presence.socket_connected(&ana(), after, &[RoomId(1)]);
         assert!(presence.is_online(UserId(1)));
         assert!(presence.take_pending().is_empty());

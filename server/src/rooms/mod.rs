@@ -238,12 +238,15 @@ pub async fn mark_read(
         room_id: input.room_id,
         seq,
     };
+    // To each of the user's sockets but the one that asked. Not `except(sid)`: that names a
+    // Socket.IO room, and a socket is in no room named after its id (socketioxide, unlike
+    // Node's server, does not put it in one), so it would exclude nobody.
     if let Some(sockets) = realtime::sockets(&state.io) {
-        let mut to = sockets.to(user_key(me.id));
-        if let Some(sid) = socket {
-            to = to.except(sid);
+        for target in sockets.within(user_key(me.id)).sockets() {
+            if Some(target.id) != socket {
+                let _ = target.emit(<MarkRead as ServerEvent>::NAME, &marker);
+            }
         }
-        let _ = to.emit(<MarkRead as ServerEvent>::NAME, &marker).await;
     }
     Ok(())
 }

@@ -1122,6 +1122,24 @@ async fn a_socket_from_a_foreign_origin_is_unauthorized() {
 }
 
 #[tokio::test]
+async fn a_socket_from_the_apps_host_under_another_scheme_is_unauthorized() {
+    let app = spawn_app().await;
+    let token = app.token("ana").await;
+    let https_origin = app.base.replacen("http://", "https://", 1);
+
+    for polling in [false, true] {
+        let mut builder = TestSocket::builder(&app)
+            .auth(json!({"token": token}))
+            .header("Origin", &https_origin);
+        if polling {
+            builder = builder.polling();
+        }
+        let message = builder.refusal().await;
+        assert_eq!(message, "unauthorized", "polling: {polling}");
+    }
+}
+
+#[tokio::test]
 async fn a_socket_from_the_apps_own_origin_connects() {
     let app = spawn_app().await;
     let token = app.token("ana").await;
@@ -1348,4 +1366,125 @@ async fn parallel_wrong_logins_cannot_slip_under_the_login_rate() {
         7,
         "{statuses:?}"
     );
+}
+
+/// `POST path` with a form-encoded body, redirects not followed.
+async fn post_form(
+    app: &TestApp,
+    path: &str,
+    fields: &[(&str, &str)],
+    headers: &[(&str, &str)],
+) -> reqwest::Response {
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let mut request = client.post(app.url(path)).form(fields);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    request.send().await.expect("request")
+}
+
+#[tokio::test]
+async fn the_sign_in_form_posted_without_javascript_signs_in_and_opens_the_chat() {
+    let app = spawn_app().await;
+    let _ = app.token("ana").await;
+
+    let r = post_form(
+        &app,
+        "/login",
+        &[("username", "ana"), ("password", PASSWORD)],
+        &[],
+    )
+    .await;
+
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(r.headers()["location"], "/");
+    let cookie = r.headers()["set-cookie"].to_str().unwrap().to_owned();
+    let token = cookie
+        .strip_prefix("tagarela_session=")
+        .and_then(|rest| rest.split(';').next())
+        .expect("the session cookie");
+    assert_eq!(
+        app.get("/api/me", Some(token)).await.status(),
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn the_sign_up_form_posted_without_javascript_creates_the_account() {
+    let app = spawn_app().await;
+
+    let r = post_form(
+        &app,
+        "/register",
+        &[("username", "newcomer"), ("password", PASSWORD)],
+        &[],
+    )
+    .await;
+
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(r.headers()["location"], "/");
+    assert!(r.headers().contains_key("set-cookie"));
+    assert_eq!(
+        app.login_raw("newcomer", PASSWORD).await.status(),
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn a_failed_form_sign_in_goes_back_with_the_error_and_never_the_password() {
+    let app = spawn_app().await;
+    let _ = app.token("ana").await;
+
+    let wrong = post_form(
+        &app,
+        "/login",
+        &[("username", "ana"), ("password", "wrong password")],
+        &[],
+    )
+    .await;
+    let cross = post_form(
+        &app,
+        "/login",
+        &[("username", "ana"), ("password", PASSWORD)],
+        &[("origin", EVIL_ORIGIN)],
+    )
+    .await;
+
+    for r in [&wrong, &cross] {
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        assert!(!r.headers().contains_key("set-cookie"));
+        let location = r.headers()["location"].to_str().unwrap();
+        assert!(location.starts_with("/login?error="), "{location}");
+        assert!(
+            !location.contains("password=") && !location.contains("wrong+password"),
+            "{location}"
+        );
+        assert!(location.contains("username=ana"), "{location}");
+    }
+}
+
+#[tokio::test]
+async fn a_chat_page_without_a_session_redirects_to_sign_in() {
+    let app = spawn_app().await;
+    let token = app.token("ana").await;
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+
+    for path in ["/", "/rooms/1", "/settings"] {
+        let anonymous = client.get(app.url(path)).send().await.expect("request");
+        assert_eq!(anonymous.status(), StatusCode::SEE_OTHER, "{path}");
+        assert_eq!(anonymous.headers()["location"], "/login", "{path}");
+        let signed_in = client
+            .get(app.url(path))
+            .header("cookie", format!("tagarela_session={token}"))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(signed_in.status(), StatusCode::OK, "{path}");
+    }
 }

@@ -142,3 +142,92 @@ async fn an_in_memory_database_is_refused_at_start_with_a_clear_message() {
     );
     assert!(error.contains("database file"), "{error}");
 }
+
+/// Runs the server binary with `args` in an empty folder; its output and whether it created a
+/// database there.
+async fn run_binary(args: &[&str]) -> (std::process::Output, bool) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let output = tokio::time::timeout(
+        WAIT,
+        tokio::process::Command::new(env!("CARGO_BIN_EXE_tagarela"))
+            .args(args)
+            .current_dir(dir.path())
+            .env_clear()
+            .env("PORT", "0")
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .expect("the binary answers at once instead of serving")
+    .expect("run the binary");
+    let created = std::fs::read_dir(dir.path())
+        .expect("list")
+        .next()
+        .is_some();
+    (output, created)
+}
+
+#[tokio::test]
+async fn the_binary_answers_version_and_help_without_starting() {
+    let (version, created_by_version) = run_binary(&["--version"]).await;
+    let (help, created_by_help) = run_binary(&["--help"]).await;
+
+    assert!(version.status.success());
+    let version_text = String::from_utf8_lossy(&version.stdout);
+    assert_eq!(
+        version_text.trim(),
+        format!("tagarela {}", env!("CARGO_PKG_VERSION"))
+    );
+    assert!(help.status.success());
+    let help_text = String::from_utf8_lossy(&help.stdout);
+    for words in ["realtime team chat", "DATABASE_URL", "PORT", "README"] {
+        assert!(
+            help_text.contains(words),
+            "--help lacks {words:?}: {help_text}"
+        );
+    }
+    assert!(
+        !created_by_version && !created_by_help,
+        "a database was created"
+    );
+}
+
+#[tokio::test]
+async fn the_binary_refuses_an_unknown_argument() {
+    let (output, created) = run_binary(&["--port", "4000"]).await;
+
+    assert!(!output.status.success());
+    let error = String::from_utf8_lossy(&output.stderr);
+    assert!(error.contains("--port"), "{error}");
+    assert!(!created, "a database was created");
+}
+
+#[tokio::test]
+async fn the_socket_io_client_is_served_where_node_serves_it() {
+    let app = spawn_app().await;
+
+    for (name, kind) in [
+        ("socket.io.js", "javascript"),
+        ("socket.io.min.js", "javascript"),
+        ("socket.io.esm.min.js", "javascript"),
+        ("socket.io.js.map", "json"),
+    ] {
+        let r = app.get(&format!("/socket.io/{name}"), None).await;
+        assert_eq!(r.status(), StatusCode::OK, "{name}");
+        let content_type = r.headers()["content-type"].to_str().unwrap().to_owned();
+        assert!(content_type.contains(kind), "{name}: {content_type}");
+        let etag = r.headers()["etag"].to_str().unwrap().to_owned();
+        assert!(
+            r.headers()["cache-control"]
+                .to_str()
+                .unwrap()
+                .contains("max-age")
+        );
+        let body = r.text().await.unwrap();
+        assert!(body.len() > 10_000, "{name}: {} bytes", body.len());
+        let again = app
+            .get_with(&format!("/socket.io/{name}"), &[("if-none-match", &etag)])
+            .await;
+        assert_eq!(again.status(), StatusCode::NOT_MODIFIED, "{name}");
+    }
+}

@@ -486,6 +486,20 @@ impl TestSocket {
         self.wait_for(|name, _| names.contains(&name)).await
     }
 
+    /// Waits, at most `limit`, until `done` holds for what this socket has received.
+    pub async fn wait_until(&self, limit: Duration, done: impl Fn(&TestSocket) -> bool) -> bool {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let changed = self.seen.changed.notified();
+            if done(self) {
+                return true;
+            }
+            if tokio::time::timeout_at(deadline, changed).await.is_err() {
+                return done(self);
+            }
+        }
+    }
+
     /// Waits, at most `WAIT`, for the first event matching `matches` seen so far or arriving.
     pub async fn wait_for(
         &self,

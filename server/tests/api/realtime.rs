@@ -683,6 +683,79 @@ async fn read_markers_move_forward_and_reach_the_users_other_sockets() {
 }
 
 #[tokio::test]
+async fn the_socket_that_marks_read_gets_no_read_marker_of_its_own() {
+    let app = spawn_app().await;
+    let (_, bob, room, a, b) = two_members(&app).await;
+    let b2 = app.socket(&bob).await;
+    send(&a, room, "one").await;
+
+    let ack = b
+        .request("markRead", json!({"roomId": room, "seq": 1}))
+        .await;
+    let other = b2.event("readMarker").await;
+    // Events to one socket arrive in order: had `b` been sent a readMarker, it would come
+    // before the answer to a request made after it.
+    let barrier = b
+        .request("markRead", json!({"roomId": room, "seq": 1}))
+        .await;
+
+    assert_eq!(ack["ok"], true);
+    assert_eq!(barrier["ok"], true);
+    assert_eq!(other, json!({"roomId": room, "seq": 1}));
+    assert!(b.received("readMarker").is_empty(), "{:?}", b.names());
+}
+
+#[tokio::test]
+async fn every_user_whose_last_socket_closes_at_once_is_announced_as_left() {
+    const USERS: usize = 30;
+    let app = spawn_app().await;
+    let admin = app.token("admin").await;
+    let room = app.create_room(&admin, "crowd").await;
+    let watcher = member_socket(&app, &admin, room).await;
+    let mut sockets = Vec::new();
+    for i in 0..USERS {
+        let token = app.token(&format!("user{i}")).await;
+        sockets.push(member_socket(&app, &token, room).await);
+    }
+    let everyone_online = watcher
+        .wait_until(WAIT, |w| watcher_joined(w).len() == USERS)
+        .await;
+    assert!(everyone_online, "{:?}", watcher_joined(&watcher));
+
+    // All close at the same moment: each client's close packet races its transport's close.
+    futures_util::future::join_all(sockets.iter().map(|s| s.disconnect())).await;
+    let everyone_left = watcher
+        .wait_until(WAIT, |w| watcher_left(w).len() == USERS)
+        .await;
+
+    assert!(
+        everyone_left,
+        "{} of {USERS} announced as left",
+        watcher_left(&watcher).len()
+    );
+}
+
+/// The usernames a socket was told came online (`presence.joined`), other than the admin.
+fn watcher_joined(socket: &TestSocket) -> std::collections::HashSet<String> {
+    presence_names(socket, "joined")
+}
+
+/// The usernames a socket was told went offline (`presence.left`).
+fn watcher_left(socket: &TestSocket) -> std::collections::HashSet<String> {
+    presence_names(socket, "left")
+}
+
+fn presence_names(socket: &TestSocket, field: &str) -> std::collections::HashSet<String> {
+    socket
+        .received("presence")
+        .iter()
+        .flat_map(|p| p[field].as_array().cloned().unwrap_or_default())
+        .filter_map(|u| u["username"].as_str().map(str::to_owned))
+        .filter(|name| name != "admin")
+        .collect()
+}
+
+#[tokio::test]
 async fn unread_counts_new_messages_by_others_not_edits_of_read_ones() {
     let app = spawn_app().await;
     let (_, bob, room, a, b) = two_members(&app).await;

@@ -208,8 +208,9 @@ async fn a_socket_that_does_not_read_its_replies_is_closed() {
         ))
         .await;
     }
-    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
-    let closed = raw.closed_within(WAIT).await;
+    // Reading any earlier would drain what the server holds before it is over the cap.
+    tokio::time::sleep(std::time::Duration::from_secs(6)).await;
+    let closed = raw.closed_within(std::time::Duration::from_secs(20)).await;
 
     assert!(closed, "the server still holds the socket and its replies");
 }
@@ -217,24 +218,27 @@ async fn a_socket_that_does_not_read_its_replies_is_closed() {
 /// A WebSocket whose writes make no progress for `WRITE_TIMEOUT` is closed, pongs or not.
 #[tokio::test]
 async fn a_websocket_that_stops_reading_is_closed_after_the_write_timeout() {
-    let app = spawn_app_with(&[("WRITE_TIMEOUT", "1s")]).await;
+    // A cap on unread replies too high to matter here: only the stalled writes close it.
+    let app = spawn_app_with(&[("WRITE_TIMEOUT", "1s"), ("SOCKET_QUEUE_MAX_KIB", "1000000")]).await;
     let admin = app.token("admin").await;
     let room = room_of_long_messages(&app, &admin, 200).await;
     let mut raw = RawSocket::open(&app, Some(&admin)).await;
     raw.send_text("40").await;
 
-    // Under the default cap (4 MiB) but more than the kernel takes: the writes stall.
-    for ack in 0..6 {
+    // About 10 MB of replies: more than the kernel takes, so the writes stall.
+    for ack in 0..12 {
         raw.send_text(&format!(
             r#"42{ack}["history",{{"roomId":{room},"limit":200}}]"#
         ))
         .await;
     }
-    for _ in 0..3 {
+    // Long enough for a slow machine to produce the replies and fill the kernel's buffers, and
+    // for the stall to last the timeout: reading any earlier would end the stall.
+    for _ in 0..8 {
         tokio::time::sleep(std::time::Duration::from_secs(1)).await;
         raw.send_text("3").await;
     }
-    let closed = raw.closed_within(WAIT).await;
+    let closed = raw.closed_within(std::time::Duration::from_secs(20)).await;
 
     assert!(closed, "a socket that does not read stays open");
 }
@@ -259,7 +263,8 @@ async fn an_http_response_nobody_reads_is_given_up_after_the_write_timeout() {
     )
     .repeat(10);
     tcp.write_all(head.as_bytes()).await.expect("send");
-    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    // Reading any earlier would end the stall before the timeout.
+    tokio::time::sleep(std::time::Duration::from_secs(6)).await;
     let mut received = Vec::new();
     let ended = tokio::time::timeout(WAIT, tcp.read_to_end(&mut received)).await;
 

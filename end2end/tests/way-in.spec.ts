@@ -1,0 +1,126 @@
+import { test, expect } from '@playwright/test';
+import { PASSWORD, unique } from './helpers';
+
+/** Signs a new account up over the API (no cookie kept) and returns its name. */
+async function account(request: import('@playwright/test').APIRequestContext): Promise<string> {
+  const name = unique('way');
+  const r = await request.post('/api/auth/register', { data: { username: name, password: PASSWORD } });
+  expect(r.status()).toBe(201);
+  return name;
+}
+
+test('an anonymous visit to the chat is redirected by the server at once', async ({ playwright }) => {
+  const anonymous = await playwright.request.newContext({ baseURL: 'http://127.0.0.1:3123' });
+
+  for (const path of ['/', '/rooms/1', '/settings']) {
+    const response = await anonymous.get(path, { maxRedirects: 0 });
+    expect(response.status(), path).toBe(303);
+    expect(response.headers()['location'], path).toBe('/login');
+  }
+  await anonymous.dispose();
+});
+
+test('sent from the chat to sign in, signing in lands in the chat', async ({ browser }) => {
+  const context = await browser.newContext();
+  const name = await account(context.request);
+  await context.clearCookies();
+  const page = await context.newPage();
+
+  await page.goto('/');
+  await expect(page).toHaveURL(/\/login$/);
+  await expect(page.locator('[data-hydrated="true"]')).toBeAttached();
+  await page.getByLabel('Username').fill(name);
+  await page.getByLabel('Password').fill(PASSWORD);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+
+  await expect(page.getByTestId('connection')).toHaveText('Connected');
+  await expect(page).not.toHaveURL(/\/login/);
+  await expect(page.getByText(name)).toBeVisible();
+  await context.close();
+});
+
+test('sent to sign in, creating an account from there lands in the chat', async ({ page }) => {
+  await page.goto('/');
+  await expect(page).toHaveURL(/\/login$/);
+  await expect(page.locator('[data-hydrated="true"]')).toBeAttached();
+  await page.getByRole('link', { name: 'Create an account' }).click();
+  await expect(page).toHaveURL(/\/register$/);
+
+  const name = unique('way');
+  await page.getByLabel('Username').fill(name);
+  await page.getByLabel('Password').fill(PASSWORD);
+  await page.getByRole('button', { name: 'Sign up' }).click();
+
+  await expect(page.getByTestId('connection')).toHaveText('Connected');
+  await expect(page.getByText(name)).toBeVisible();
+});
+
+test('signing out and back in within one tab lands in the chat', async ({ browser }) => {
+  const context = await browser.newContext();
+  const name = await account(context.request);
+  const page = await context.newPage();
+  await page.goto('/');
+  await expect(page.getByTestId('connection')).toHaveText('Connected');
+
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await expect(page).toHaveURL(/\/login$/);
+  await expect(page.locator('[data-hydrated="true"]')).toBeAttached();
+  await page.getByLabel('Username').fill(name);
+  await page.getByLabel('Password').fill(PASSWORD);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+
+  await expect(page.getByTestId('connection')).toHaveText('Connected');
+  await expect(page.getByText(name)).toBeVisible();
+  await context.close();
+});
+
+test('before the app has loaded, the sign-in form posts and the password stays out of the URL', async ({ browser }) => {
+  const context = await browser.newContext();
+  const name = await account(context.request);
+  await context.clearCookies();
+  const page = await context.newPage();
+  // A slow link, to the extreme: the WebAssembly never arrives.
+  await page.route('**/*.wasm', (route) => route.abort());
+  const requested: string[] = [];
+  page.on('request', (r) => requested.push(`${r.method()} ${r.url()}`));
+
+  await page.goto('/login');
+  await page.getByLabel('Username').fill(name);
+  await page.getByLabel('Password').fill(PASSWORD);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.waitForURL((url) => !url.pathname.startsWith('/login'));
+
+  expect(requested.filter((r) => r.includes(PASSWORD.split(' ')[0]))).toEqual([]);
+  expect(requested).toContain(`POST http://127.0.0.1:3123/login`);
+  const cookies = await context.cookies();
+  expect(cookies.some((c) => c.name === 'tagarela_session' && c.value.length > 0)).toBe(true);
+  // The server renders the chat for the signed-in visitor.
+  await expect(page.getByRole('button', { name: 'Sign out' })).toBeVisible();
+  await context.close();
+});
+
+test('a wrong password in the form posted before the app loads comes back as an error', async ({ browser }) => {
+  const context = await browser.newContext();
+  const name = await account(context.request);
+  await context.clearCookies();
+  const page = await context.newPage();
+  await page.route('**/*.wasm', (route) => route.abort());
+
+  await page.goto('/login');
+  await page.getByLabel('Username').fill(name);
+  await page.getByLabel('Password').fill('not the password');
+  await page.getByRole('button', { name: 'Sign in' }).click();
+
+  await expect(page.getByRole('alert')).toHaveText('Wrong username or password.');
+  await expect(page.getByLabel('Username')).toHaveValue(name);
+  expect(page.url()).not.toContain('not%20the');
+  expect(page.url()).not.toContain('password=');
+  await context.close();
+});
+
+test('the sign-in page says what Tagarela is', async ({ page }) => {
+  await page.goto('/login');
+
+  await expect(page.getByText('Tagarela', { exact: true })).toBeVisible();
+  await expect(page.getByText(/chat your team hosts itself/)).toBeVisible();
+});
