@@ -39,21 +39,107 @@ pub fn warn_if_unbuilt() {
     }
 }
 
+/// The bundle's name in the page (`pkg/<name>.js`, `pkg/<name>.wasm`): in a release build
+/// `tagarela.<hash>`, the hash of the bundle's content, so a browser may keep those files
+/// forever and a new release is new names. Debug builds, whose site is rebuilt under a running
+/// server (`cargo leptos watch`), keep the plain name.
+pub fn bundle_name() -> String {
+    match bundle_hash() {
+        Some(hash) if !cfg!(debug_assertions) => format!("tagarela.{hash}"),
+        _ => "tagarela".to_owned(),
+    }
+}
+
+/// 16 hex digits of the SHA-256 of the bundle's script and WebAssembly; `None` without a site.
+fn bundle_hash() -> Option<&'static str> {
+    static HASH: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    HASH.get_or_init(|| {
+        let js = Site::get("pkg/tagarela.js")?.metadata.sha256_hash();
+        let wasm = Site::get("pkg/tagarela.wasm")?.metadata.sha256_hash();
+        let mixed: Vec<u8> = js.iter().zip(wasm.iter()).map(|(a, b)| a ^ b).collect();
+        Some(hex(&mixed[..8]))
+    })
+    .as_deref()
+}
+
+/// The site file a request path names: itself, or for `pkg/tagarela.<hash>.<ext>` with the
+/// current bundle's hash, `pkg/tagarela.<ext>` (an older hash is not found: its content is gone).
+fn site_file(path: &str) -> Option<(String, rust_embed::EmbeddedFile)> {
+    if let Some(file) = Site::get(path) {
+        return Some((path.to_owned(), file));
+    }
+    let plain = unhashed(path, bundle_hash()?)?;
+    Site::get(&plain).map(|file| (plain, file))
+}
+
+/// `pkg/tagarela.<ext>` for `pkg/tagarela.<hash>.<ext>`, only for this `hash`.
+fn unhashed(path: &str, hash: &str) -> Option<String> {
+    let rest = path.strip_prefix("pkg/tagarela.")?;
+    let ext = rest.strip_prefix(hash)?.strip_prefix('.')?;
+    Some(format!("pkg/tagarela.{ext}"))
+}
+
 /// Answers `path` from the site, honouring `If-None-Match`; `None` when there is no such file.
 pub fn serve(path: &str, request_headers: &HeaderMap) -> Option<Response> {
     let path = path.trim_start_matches('/');
     if path.is_empty() || path.split('/').any(|segment| segment == "..") {
         return None;
     }
-    let file = Site::get(path)?;
-    let cache = if is_content_hashed(path) {
+    let requested = path;
+    let (path, file) = site_file(requested)?;
+    let path = path.as_str();
+    // A release build's site carries each file compressed at build time, at brotli's highest
+    // quality (cargo-leptos `precompress`): sent as they are, instead of compressed on the fly
+    // at a low level on every request.
+    let precompressed = [("br", ".br"), ("gzip", ".gz")]
+        .into_iter()
+        .filter(|(coding, _)| accepts(request_headers, coding))
+        .find_map(|(coding, suffix)| Some((coding, Site::get(&format!("{path}{suffix}"))?)));
+    let cache = if is_content_hashed(requested) {
         "public, max-age=31536000, immutable"
     } else {
         // Unhashed names (the bundle is `pkg/tagarela.wasm`) must be revalidated on every load,
         // so a new release is picked up at once; the ETag makes that a cheap 304.
         "no-cache"
     };
-    respond(file, cache, request_headers)
+    match precompressed {
+        Some((coding, compressed)) => {
+            let mime = file.metadata.mimetype().to_owned();
+            let mut response = respond(compressed, cache, request_headers)?;
+            let headers = response.headers_mut();
+            if let Ok(mime) = HeaderValue::from_str(&mime) {
+                headers.insert(header::CONTENT_TYPE, mime);
+            }
+            headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static(coding));
+            headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+            Some(response)
+        }
+        None => {
+            let mut response = respond(file, cache, request_headers)?;
+            response
+                .headers_mut()
+                .insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+            Some(response)
+        }
+    }
+}
+
+/// Whether the request's `Accept-Encoding` takes `coding` (listed, and not with `q=0`).
+fn accepts(headers: &HeaderMap, coding: &str) -> bool {
+    headers
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|item| {
+            let mut parts = item.split(';').map(str::trim);
+            parts.next().is_some_and(|c| c.eq_ignore_ascii_case(coding))
+                && !parts.any(|p| {
+                    p.strip_prefix("q=")
+                        .and_then(|q| q.trim().parse::<f32>().ok())
+                        .is_some_and(|q| q == 0.0)
+                })
+        })
 }
 
 /// Answers `/socket.io/<file>` with the Socket.IO client, if `path` names one of its files.
@@ -135,6 +221,32 @@ mod tests {
                 .is_none()
         );
         assert!(serve_socket_io_client("/vendor/socket.io.js", &HeaderMap::new()).is_none());
+    }
+
+    #[test]
+    fn a_hashed_bundle_name_maps_to_its_file_only_for_the_current_hash() {
+        let hash = "0123456789abcdef";
+        assert_eq!(
+            unhashed("pkg/tagarela.0123456789abcdef.wasm", hash).as_deref(),
+            Some("pkg/tagarela.wasm")
+        );
+        assert_eq!(unhashed("pkg/tagarela.fedcba9876543210.wasm", hash), None);
+        assert_eq!(unhashed("pkg/other.0123456789abcdef.js", hash), None);
+    }
+
+    #[test]
+    fn accept_encoding_is_read_with_its_weights() {
+        let with = |value: &'static str| {
+            let mut h = HeaderMap::new();
+            h.insert(header::ACCEPT_ENCODING, HeaderValue::from_static(value));
+            h
+        };
+        assert!(accepts(&with("gzip, deflate, br, zstd"), "br"));
+        assert!(accepts(&with("gzip;q=1.0, br;q=0.5"), "br"));
+        assert!(!accepts(&with("gzip, br;q=0"), "br"));
+        assert!(accepts(&with("gzip, br;q=0"), "gzip"));
+        assert!(!accepts(&with("identity"), "gzip"));
+        assert!(!accepts(&HeaderMap::new(), "br"));
     }
 
     #[test]

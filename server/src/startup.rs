@@ -63,7 +63,7 @@ impl Application {
         let listener = TcpListener::bind((config.bind, config.port)).await?;
         let address = listener.local_addr()?;
         let leptos = LeptosOptions::builder()
-            .output_name("tagarela")
+            .output_name(assets::bundle_name())
             .site_pkg_dir("pkg")
             .site_addr(address)
             .build();
