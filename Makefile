@@ -16,13 +16,14 @@ export PATH := $(CURDIR)/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 CARGO_TEST := $(shell command -v cargo-nextest >/dev/null && echo "nextest run --no-tests=fail" || echo test)
 
-.PHONY: help setup py-clients run test lint test-rust test-e2e release sqlx-prepare bench
+.PHONY: help setup py-clients run test lint test-rust test-e2e release sqlx-prepare bench bench-attacks
 
 help:
 	@echo "make run      build and start Tagarela on http://127.0.0.1:3000"
 	@echo "make test     run every check: fmt, clippy, Rust tests, Playwright"
 	@echo "make release  build the self-contained binary target/release/tagarela"
 	@echo "make bench    benchmark side by side with the Node.js peer, rewrite BENCHMARKS.md"
+	@echo "make bench-attacks  measure what one abusive client does to the server (BEFORE_BIN=old binary)"
 
 ## setup: idempotent; installs only what is missing.
 setup:
@@ -104,3 +105,11 @@ sqlx-prepare:
 # Side by side with the Node.js reference peer (../shared/bench/peer-node); about 10 minutes.
 bench: setup
 	end2end/bench/run.sh
+
+# What one client can do to the server (the security review's attacks), each on a fresh server:
+# the release build as "after", and BEFORE_BIN (an older binary), when given, as "before"; then
+# the "Under attack" section of BENCHMARKS.md. About 9 minutes per binary.
+bench-attacks:
+	@[ -x target/release/tagarela ] || $(MAKE) release
+	@if [ -n "$${BEFORE_BIN:-}" ]; then ATTACKS_REPORT=0 end2end/bench/attacks.sh "$$BEFORE_BIN" before; fi
+	end2end/bench/attacks.sh target/release/tagarela after

@@ -2,15 +2,18 @@
 // Turns the load tool's JSON results into BENCHMARKS.md (on stdout):
 //   node end2end/bench/report.mjs target/bench-results/*.json > BENCHMARKS.md
 //   node end2end/bench/report.mjs --summary one-result.json     (one line, for the runner)
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { spread } from './lib.mjs';
+import { existingSection } from './attacks-report.mjs';
 
 const argv = process.argv.slice(2);
 if (argv[0] === '--summary') {
   for (const f of argv.slice(1)) console.log(summaryLine(JSON.parse(readFileSync(f, 'utf8'))));
   process.exit(0);
 }
-const records = argv.map((f) => JSON.parse(readFileSync(f, 'utf8')));
+// The attack tool's results (attacks-<label>.json, end2end/bench/attacks.mjs) share the folder
+// but have a section of their own, rendered by attacks-report.mjs.
+const records = argv.map((f) => JSON.parse(readFileSync(f, 'utf8'))).filter((r) => r.tool !== 'tagarela end2end/bench/attacks.mjs');
 // The instruction counts (end2end/bench/callgrind.mjs) have a section of their own.
 const profiles = records.filter((r) => r.tool === 'callgrind');
 const results = records.filter((r) => r.tool !== 'callgrind');
@@ -269,6 +272,16 @@ p();
 
 const genPct = (sc) => med(stat('ours', sc, 'generator.cpu_pct_send_phase'));
 const connGen = spread(results.filter((r) => r.scenario === 'connections').flatMap((r) => r.result.steps.map((s) => s.generator_cpu_pct)));
+// The "Under attack" section comes from other runs (`make bench-attacks`), whose raw results
+// `make bench` does not keep: carried over from the current BENCHMARKS.md as it is.
+{
+  const doc = new URL('../../BENCHMARKS.md', import.meta.url);
+  const section = existsSync(doc) ? existingSection(readFileSync(doc, 'utf8')) : null;
+  if (section) {
+    p(section);
+    p();
+  }
+}
 p('## What limits these numbers');
 p();
 p(`- **A shared, noisy machine.** ${host.nproc} cores, and other work ran beside the benchmark (1-minute load average ${num(loadSpread.min, 1)}–${num(loadSpread.max, 1)}). Pinning puts each process on its own core but does not keep other processes off those cores, so wall-clock rates and latencies swing from run to run (see the min–max ranges). The CPU-per-operation figures are much steadier, which is why the ratios use them.`);
