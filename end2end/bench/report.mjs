@@ -13,7 +13,9 @@ if (argv[0] === '--summary') {
 }
 // The attack tool's results (attacks-<label>.json, end2end/bench/attacks.mjs) share the folder
 // but have a section of their own, rendered by attacks-report.mjs.
-const records = argv.map((f) => JSON.parse(readFileSync(f, 'utf8'))).filter((r) => r.tool !== 'tagarela end2end/bench/attacks.mjs');
+const records = argv
+  .map((f) => JSON.parse(readFileSync(f, 'utf8')))
+  .filter((r) => r.tool !== 'tagarela end2end/bench/attacks.mjs' && r.tool !== 'first-visit');
 // The instruction counts (end2end/bench/callgrind.mjs) have a section of their own.
 const profiles = records.filter((r) => r.tool === 'callgrind');
 const results = records.filter((r) => r.tool !== 'callgrind');
@@ -276,9 +278,16 @@ const connGen = spread(results.filter((r) => r.scenario === 'connections').flatM
 // `make bench` does not keep: carried over from the current BENCHMARKS.md as it is.
 {
   const doc = new URL('../../BENCHMARKS.md', import.meta.url);
-  const section = existsSync(doc) ? existingSection(readFileSync(doc, 'utf8')) : null;
+  const text = existsSync(doc) ? readFileSync(doc, 'utf8') : '';
+  const section = existingSection(text);
   if (section) {
     p(section);
+    p();
+  }
+  // Likewise the first visit's bytes and time to interactive (end2end/bench/first-visit.mjs).
+  const [a, b] = ['<!-- first-visit:begin -->', '<!-- first-visit:end -->'].map((m) => text.indexOf(m));
+  if (a >= 0 && b > a) {
+    p(text.slice(a, b + '<!-- first-visit:end -->'.length));
     p();
   }
 }

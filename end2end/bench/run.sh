@@ -74,7 +74,10 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 say "open files limit $(ulimit -n); load average $(cut -d' ' -f1-3 /proc/loadavg)"
 
 mkdir -p "$results"
-rm -f "$results"/*.json "$results"/*.log "$results"/*.load "$results"/*.out.*
+# Only this tool's results: the attack and first-visit measurements (make bench-attacks,
+# first-visit.mjs) come from other runs and are kept.
+find "$results" -maxdepth 1 -type f \( -name '*.json' -o -name '*.log' -o -name '*.load' -o -name '*.out.*' \) \
+  ! -name 'attacks-*' ! -name 'first-visit*' -delete
 
 pid=""
 work=""
