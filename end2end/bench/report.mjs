@@ -226,7 +226,7 @@ p();
 
 // ---------- targets ----------
 
-p('## Targets (issue 7)');
+p('## Targets');
 p();
 p('| target | measured (median) | met? |');
 p('|---|---|---|');
@@ -300,10 +300,11 @@ p(`- **The load generator.** It is Node.js on one core (four worker threads shar
   const peerUs = med(R.aMs?.b);
   const oursUs = med(R.aMs?.a);
   if (peerUs && oursUs) {
-    // Earlier hosts, by the same yardstick (peer µs per ack, ours µs per ack), from the sessions'
-    // own runs of this scenario; kept here so a reader can place this host among them.
-    const seen = 'session 7’s host 141–155 µs (ours 65–78 µs), session 8’s 318 µs (ours 154 µs), session 9’s 103–110 µs (ours 46–52 µs)';
-    p(`- **The machine’s speed.** The absolute targets (10,000 acks/s, the p99, the 5 s storm) are per core of whatever machine runs this, and the machines this has run on differ by up to three times. The peer’s CPU per ack is a yardstick, its code being the same everywhere: here it needed ${num(peerUs, 0)} µs and ours ${num(oursUs, 0)} µs; the hosts measured so far (all reported as 2-core “AMD EPYC”): ${seen}. The absolute figures do not carry over between hosts. The throughput and handshake ratios did (1.99–2.23× and 3.07–3.86× on those hosts); the fan-out ratio did not (1.30× on session 7’s host, 1.69× on session 8’s, 1.21–1.25× on session 9’s): the kernel’s part of a delivery, the same for both servers, weighs differently against the user-space part from host to host (see [fan-out CPU](#where-the-targets-are-missed-why-and-what-would-close-it)).`);
+    // Earlier hosts, by the same yardstick (peer µs per ack, ours µs per ack), from their own runs
+    // of this scenario (the BENCHMARKS.md of those runs, in git); kept here so a reader can place
+    // this host among them. Named by date and hardware, the time of the runs telling them apart.
+    const seen = 'on the 2-core “AMD EPYC” hosts of 2026-12-07 it needed 141–155 µs (ours 65–78 µs) in the runs of 01:38–02:49 UTC, 318 µs (ours 154 µs) in those of 04:13 UTC and 103–110 µs (ours 46–52 µs) in those of 06:38 UTC';
+    p(`- **The machine’s speed.** The absolute targets (10,000 acks/s, the p99, the 5 s storm) are per core of whatever machine runs this, and the machines this has run on differ by up to three times. The peer’s CPU per ack is a yardstick, its code being the same everywhere: here it needed ${num(peerUs, 0)} µs and ours ${num(oursUs, 0)} µs; ${seen}. The absolute figures do not carry over between hosts. The throughput and handshake ratios did (1.99–2.23× and 3.07–3.86× on those hosts); the fan-out ratio did not (1.30×, 1.69× and 1.21–1.25×, in that order): the kernel’s part of a delivery, the same for both servers, weighs differently against the user-space part from host to host (see [fan-out CPU](#where-the-targets-are-missed-why-and-what-would-close-it)).`);
   }
 }
 p('- **fsync.** WAL with `synchronous=NORMAL` does not fsync on commit (only at checkpoints), for both servers; a commit costs a write to the WAL file in the page cache. With `FULL`, every commit would add an fsync, and batching commits (ours: one transaction per batch of queued messages) would matter far more than here.');
@@ -360,35 +361,32 @@ p();
   p('now leaves from the writer’s broadcasting task right after the broadcast, in the same WebSocket flush as');
   p('the sender’s own copy of the message, instead of from the handler’s task after a wake-up and a write of');
   p('its own.');
-  p('Session 6 (2026-12-06), from `perf record --call-graph dwarf` of the writer thread and A/B runs of one');
-  p('scenario at a time (the writer thread’s own CPU from `/proc/<pid>/task/<tid>/stat`, a steadier figure');
-  p('than the whole server’s): the writer was 45 % of the server’s samples. A tenth of its time went to SQLite’s');
-  p('statement journal and the temporary table that `INSERT … SELECT` and `RETURNING` bring (a `RETURNING`');
-  p('is a trigger with an ephemeral table); the insert is now three one-row statements without `RETURNING`.');
-  p('Most of the rest was B-tree inserts and WAL page writes, one page per index per room or sender in a');
-  p('batch (two `pwrite`s per page); `messages` lost two of its five B-trees (the `(room_id, id)` history');
-  p('index: history now reads the catch-up index plus a small partial index of edited messages; and the');
-  p('`created_at` index: the dashboard bounds its hour by message id). The writer’s page cache grew from 2');
-  p('to 16 MiB (index pages were read back at every commit). Writer CPU per ack: 32 → 22 µs. Then the');
-  p('batches were small (median 2 messages) on a quiet machine, so the writer now waits 0.3 ms for more');
-  p('when its last batch had several (group commit): server CPU per ack 66.6 → 63.3 µs, context switches');
-  p('per ack 0.5 → 0.3, and a lone message still commits at once.');
-  p('Session 7 (2026-12-07): socketioxide spawns a task for every event it hands to an async handler, and');
-  p('`sendMessage` is the hot path. It now has a handler of its own (`realtime::messages::SendMessageInPlace`)');
-  p('that polls the handler’s future once, where the packet is read: a send that is its socket’s turn, by a');
-  p('cached session, with room in the writer’s queue, is queued before the packet’s dispatch returns, and');
-  p('only a send that must wait becomes a task. Five interleaved A/B pairs: +5 to +13 % acks per server');
-  p('CPU-second (median +11 %).');
-  p('Tried and not kept: a 16,000-page WAL checkpoint interval (−3 % of the writer, inside the spread), a');
+  p('The writer, from `perf record --call-graph dwarf` of its thread and A/B runs of one scenario at a time');
+  p('(the writer thread’s own CPU from `/proc/<pid>/task/<tid>/stat`, a steadier figure than the whole');
+  p('server’s), was 45 % of the server’s samples. A tenth of its time went to SQLite’s statement journal and');
+  p('the temporary table that `INSERT … SELECT` and `RETURNING` bring (a `RETURNING` is a trigger with an');
+  p('ephemeral table); the insert is three one-row statements without `RETURNING`. Most of the rest was');
+  p('B-tree inserts and WAL page writes, one page per index per room or sender in a batch (two `pwrite`s per');
+  p('page); `messages` has three B-trees, not five (no `(room_id, id)` history index: history reads the');
+  p('catch-up index plus a small partial index of edited messages; no `created_at` index: the dashboard');
+  p('bounds its hour by message id). The writer’s page cache is 16 MiB, not 2 (index pages were read back at');
+  p('every commit). Writer CPU per ack: 32 → 22 µs. Batches were small (median 2 messages) on a quiet');
+  p('machine, so the writer waits 0.3 ms for more when its last batch had several (group commit): server CPU');
+  p('per ack 66.6 → 63.3 µs, context switches per ack 0.5 → 0.3, and a lone message still commits at once.');
+  p('socketioxide spawns a task for every event it hands to an async handler, and `sendMessage` is the hot');
+  p('path, so it has a handler of its own (`realtime::messages::SendMessageInPlace`) that polls the handler’s');
+  p('future once, where the packet is read: a send that is its socket’s turn, by a cached session, with room');
+  p('in the writer’s queue, is queued before the packet’s dispatch returns, and only a send that must wait');
+  p('becomes a task. Five interleaved A/B pairs: +5 to +13 % acks per server CPU-second (median +11 %).');
+  p('The scan for `@mentions` jumps from `@` to `@` (memchr): 43 instructions per acked message, where a');
+  p('character-by-character walk of texts that mostly hold no `@` costs 1,439 (instruction counts as below).');
+  p('Measured and not kept: a 16,000-page WAL checkpoint interval (−3 % of the writer, inside the spread), a');
   p('lower CPU priority for the writer thread (no change), mimalloc as the global allocator (−12 to +6 % in');
-  p('three A/B pairs; it had also made memory per socket worse), SQLite without memory statistics,');
-  p('`SCHED_BATCH` for every thread, a 1 KiB page size. Session 8: tokio’s current-thread scheduler when the');
-  p('server has one CPU (the multi-thread one with one worker does more bookkeeping per wake-up, in theory):');
+  p('three A/B pairs; it also makes memory per socket worse), SQLite without memory statistics,');
+  p('`SCHED_BATCH` for every thread, a 1 KiB page size, and tokio’s current-thread scheduler when the server');
+  p('has one CPU (the multi-thread one with one worker does more bookkeeping per wake-up, in theory):');
   p('callgrind counted 4,846 user-space instructions per fan-out delivery against 4,831, and 7 % fewer');
-  p('context switches made no difference in CPU time that this host’s noise would let show.');
-  p('Session 9: the instruction counts below showed the scan for `@mentions` costing 1,439 instructions per');
-  p('acked message, a character-by-character walk of texts that mostly hold no `@`; it now jumps from `@` to');
-  p('`@` (memchr): 43 instructions.');
+  p('context switches made no difference in CPU time that the host’s noise would let show.');
   p(`Now: ${num(ackMs, 1)} ms per 1k acks and ${num(med(R.aCtx?.a), 1)} context switches per ack, i.e. ${num(perCore, 0)} acks per second of a`);
   p(`whole core${perCore >= 10000 ? ' (the 10,000/s target is within one core; a lower wall-clock rate means the server did not get its whole core on this shared machine, or the load tool saturated)' : ''}.`);
   p();
@@ -485,10 +483,11 @@ if (missed('≥ 10,000') || missed('throughput: ≥ 2×')) {
   p('four WebSocket writes per message (one `send` syscall each, with loopback TCP’s receive path charged to');
   p('the sender), the frame reads, and socketioxide’s dispatch. The application’s handler and serialisation');
   p('are under 8 % of the samples.');
-  p('The machine moves the peer most: its CPU per ack was 111–134 µs in session 6’s A/B runs on a quiet');
-  p('machine, 100 µs in session 4 and 215 µs on a busy machine in session 5, while ours moved less; the');
-  p('ratio follows. In session 7 two whole runs of `make bench` an hour apart, same code, measured 2.19× (host');
-  p('load average 1.8–4.3) and 1.99× (1.4–5.8): the ratio sits on the 2× line and the host decides the side.');
+  p('The host moves the peer most, while ours moves less, and the ratio follows: the peer’s CPU per ack was');
+  p('100 µs, and 215 µs when busy, on the 2-core Intel Xeon hosts of 2026-11-22, and 111–134 µs in A/B runs');
+  p('on the quiet 2-core Intel Xeon host of 2026-12-06. On the 2-core AMD EPYC host of 2026-12-07 (01:38–02:49');
+  p('UTC) two whole runs of `make bench` an hour apart, same code, measured 2.19× (host load average 1.8–4.3)');
+  p('and 1.99× (1.4–5.8): the ratio sits on the 2× line and the host decides the side.');
   if (missed('throughput: ≥ 2×')) p(`2× needs about ${num(med(R.aMs?.b) / 2, 0)} µs of server CPU per ack instead of ${num(ackMs, 0)}.`);
   if (missed('≥ 10,000')) p(`10,000 acks/s on one core needs at most 100 µs of CPU per ack; ours needed ${num(ackMs, 0)} µs here (see the machine’s speed under [what limits these numbers](#what-limits-these-numbers)).`);
   p('What would close it: fewer');
@@ -498,7 +497,7 @@ if (missed('≥ 10,000') || missed('throughput: ≥ 2×')) {
   p();
 }
 if (missed('handshakes')) {
-  p('**Handshakes.** The handshake checks the JWT, finds the session (now from the in-memory cache after a');
+  p('**Handshakes.** The handshake checks the JWT, finds the session (from the in-memory cache after a');
   p('session’s first socket), reads the user’s rooms (one query through sqlx’s worker thread), and counts');
   p('the user’s sockets with `io.within(user_key).sockets().len()`, which lists every socket the user already');
   p(`has (100 per user in this scenario). ${num(med(R.hsCtx?.a), 1)} context switches per handshake (peer ${num(med(R.hsCtx?.b), 1)}). Loading the rooms`);
@@ -535,10 +534,10 @@ if (missed('fan-out to 1,000')) {
   p('message, so the last member of each fan-out gets its copy at least that long after the first, on top of');
   p(`the server’s own spread (about ${num(ms, 0)} ms of CPU to write 1,000 frames). Proving < 50 ms needs a load tool`);
   p('with more than one core (the members spread over generator processes on other cores). A cheaper client');
-  p('does not help: session 7 tried the official Rust client (`rust_socketio`, which the test suite uses) for');
-  p('the 1,000 members, and it kept 85 % of the core busy at 50,000 packets/s, about 17 µs per packet, close');
+  p('does not help: the official Rust client (`rust_socketio`, which the test suite uses) as the 1,000');
+  p('members kept 85 % of the core busy at 50,000 packets/s, about 17 µs per packet, close');
   p('to socket.io-client’s 19 µs (the runs’ p99 moved with the machine, 34–55 ms). A `node');
-  p('--cpu-prof` of the load tool in a fan-out run (session 7) shows where its core goes: socket.io-client’s');
+  p('--cpu-prof` of the load tool in a fan-out run shows where its core goes: socket.io-client’s');
   p('own layers (16 % of its busy time in their event emitters, 9 % parsing each packet’s JSON, the rest in');
   p('the `ws` frame reader, Node’s stream code and the garbage collector); the tool’s own bookkeeping per');
   p('message (`onNewMessage`) is 4 %.');
@@ -550,7 +549,7 @@ if (missed('fan-out: ≥ 2×')) {
   const allA = med(R.dMs?.a);
   const allB = med(R.dMs?.b);
   p('**Fan-out CPU.** Each delivery is one WebSocket frame written to one socket with one syscall, on both');
-  p('servers (`strace -c` in session 9: one `sendto` per delivery for ours, one `writev` for the peer). Per delivery, ours then costs socketioxide’s broadcast (the event is serialised once; each');
+  p('servers (`strace -c`: one `sendto` per delivery for ours, one `writev` for the peer). Per delivery, ours then costs socketioxide’s broadcast (the event is serialised once; each');
   p('recipient costs a push into its channel), a wake-up of the recipient’s writer task, two copies of the');
   p('frame (into a `String`, then into tungstenite’s write buffer) and that syscall, whose loopback TCP');
   p('processing, the receiving side included, the kernel charges to the sender.');
@@ -583,7 +582,7 @@ if (missed('reconnect')) {
   const hs = med(stat('ours', 'reconnect', 'result.reconnected_ms.max'));
   p(`**Reconnect storm.** The storm cost ours about ${num(storm, 0)} ms of server CPU (${num(storm / 1000, 1)} ms per client) and ${num(ctx, 0)}`);
   p(`context switches, with the load tool at ${num(gen, 0)} % of its core; the last of the 1,000 handshakes finished after`);
-  p(`${num(hs / 1000, 1)} s (median of the runs). Session 7’s host, about twice as fast per core (see [what limits these numbers](#what-limits-these-numbers)), caught the same storm up in 3.5–4.0 s. Each client costs a handshake and two \`joinRoom\` pages of up`);
+  p(`${num(hs / 1000, 1)} s (median of the runs). On the 2-core AMD EPYC host of 2026-12-07 (01:38–02:49 UTC), where the peer needed 141–155 µs per ack (see [what limits these numbers](#what-limits-these-numbers)), the same storm was caught up in 3.5–4.0 s. Each client costs a handshake and two \`joinRoom\` pages of up`);
   p('to 500 messages. Catch-up pages are read over synchronous SQLite connections now (`db::Readers`, one');
   p('thread switch per page; through sqlx every row crossed threads, 0.5–1M switches per storm); what is left');
   p('is serialising those pages and the load tool parsing them, and the load tool’s core is the busier one.');
