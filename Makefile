@@ -90,7 +90,9 @@ test-e2e:
 # The site first, then the server that embeds it: one self-contained executable.
 # Locked: exactly the dependency versions in Cargo.lock (cargo-leptos spells it --cargo-locked).
 release: setup
-	cargo leptos build --release --cargo-locked
+	@# --precompress: each site file also brotli- (highest quality) and gzip-compressed, which
+	@# the binary embeds and sends as they are (server/src/assets.rs).
+	cargo leptos build --release --cargo-locked --precompress
 	cargo build --release --locked -p server --bin tagarela
 	@ls -l target/release/tagarela
 
