@@ -63,8 +63,10 @@ pub async fn list_rooms_for(db: impl SqliteExecutor<'_>, user: UserId) -> sqlx::
                        AND COALESCE(x.created_seq, x.seq) > m.last_read_seq
                        AND x.user_id != ?1 AND x.deleted = 0 LIMIT 100)) END AS "unread!: i64",
                   CASE WHEN m.user_id IS NULL THEN 0 ELSE
+                    -- CROSS JOIN keeps this order: the user's mentions first (few), each
+                    -- message looked up by id; the other way reads every message of the room.
                     (SELECT COUNT(*) FROM (SELECT 1 FROM mentions n
-                     JOIN messages x ON x.id = n.message_id
+                     CROSS JOIN messages x ON x.id = n.message_id
                      WHERE n.user_id = ?1 AND x.room_id = r.id
                        AND COALESCE(x.created_seq, x.seq) > m.last_read_seq
                        AND x.deleted = 0 LIMIT 100)) END AS "unread_mentions!: i64"
