@@ -1,7 +1,7 @@
 import { APIRequestContext, Browser, BrowserContext, Page, expect, request } from '@playwright/test';
 
 export const PASSWORD = 'correct horse battery';
-export const BASE = 'http://127.0.0.1:3123';
+export const BASE = `http://127.0.0.1:${process.env.E2E_PORT ?? 3123}`;
 
 /** A username no other test uses. */
 export function unique(prefix: string): string {
