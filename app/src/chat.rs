@@ -32,6 +32,19 @@ pub struct RoomLog {
 }
 
 impl RoomLog {
+    /// A log that starts from a page of history (the newest messages, oldest first) read when
+    /// the room stood at `last_seq`; changes after that come as events or catch-ups.
+    pub fn from_history(messages: Vec<Message>, has_older: bool, last_seq: i64) -> Self {
+        // A room list read before the page may be behind it: the page's own changes count too.
+        let newest = messages.iter().map(|m| m.seq).max().unwrap_or(0);
+        let mut log = RoomLog {
+            last_seq: last_seq.max(newest),
+            ..Default::default()
+        };
+        log.add_history(messages, has_older);
+        log
+    }
+
     /// Applies a new, edited or deleted message. Changes at or below `last_seq` were applied
     /// before (or superseded); a change beyond `last_seq + 1` reveals a gap.
     pub fn apply(&mut self, message: Message) -> Applied {
@@ -251,6 +264,16 @@ mod tests {
         assert_eq!(log.messages[&MessageId(1)].text, "a, edited");
         log.apply_catch_up(vec![message(1, 1, "a")]);
         assert_eq!(log.messages[&MessageId(1)].text, "a, edited");
+    }
+
+    #[test]
+    fn a_log_from_history_starts_at_the_newest_change_it_knows() {
+        let page = vec![message(1, 1, "a"), message(2, 5, "b, edited")];
+        assert_eq!(RoomLog::from_history(page.clone(), true, 3).last_seq, 5);
+        let log = RoomLog::from_history(page, true, 7);
+        assert_eq!(log.last_seq, 7);
+        assert!(log.has_older);
+        assert_eq!(log.messages.len(), 2);
     }
 
     #[test]

@@ -24,9 +24,10 @@ test('room changes by an admin reach a user live, and a ban signs the user out',
   await admin.page.getByRole('button', { name: 'Create room' }).click();
   await expect(admin.page.getByRole('status')).toHaveText(`Room “${name}” created.`);
 
-  // It appears live in the user's list; the user joins it.
+  // It appears live in the user's list; the user opens it and joins it.
   await user.page.getByRole('link', { name: `# ${name}` }).click();
   await expect(user.page.getByRole('heading', { level: 1 })).toHaveText(`# ${name}`);
+  await user.page.getByRole('button', { name: 'Join room' }).click();
   await expect(user.page.getByTestId('connection')).toHaveText('Connected');
 
   // Renamed: the user's header changes live.

@@ -129,11 +129,12 @@ test('a message typed while offline survives a page reload and is sent once', as
 });
 
 /**
- * Bob has said 'before' in a new room; ana, connected over WebSocket from another room, opens it.
+ * Bob has said 'before' in a new room; ana, connected over WebSocket from another room, opens it
+ * and joins it.
  * Every frame the server sends ana goes through `onFrame` first: it is forwarded when that
  * resolves to true. `isJoinAnswer` marks the answer to her joinRoom of that room (an ack carrying
  * the room's name and "online"); `cut` closes her connection on both sides. Returns once ana has
- * clicked the room.
+ * clicked Join.
  */
 async function openRoomThrough(
   browser: Browser,
@@ -169,6 +170,7 @@ async function openRoomThrough(
   await openRoom(ana.page, lobby);
   await expect.poll(() => upgraded).toBe(true);
   await ana.page.locator('.room-link', { hasText: roomName }).click();
+  await ana.page.getByRole('button', { name: 'Join room' }).click();
   return { ana, bob };
 }
 

@@ -3,17 +3,23 @@
 use crate::client::use_chat;
 use crate::models::RoomId;
 use crate::validate::MessageText;
+use leptos::html::Textarea;
 use leptos::prelude::*;
 use std::time::Duration;
 
 /// Typing is announced at most this often while the user keeps typing.
 const TYPING_EVERY: Duration = Duration::from_secs(3);
 
-/// The message box of `room`.
+/// The message box of `room`; `field` is its text box.
 #[component]
-pub fn Composer(room: RoomId, archived: Signal<bool>) -> impl IntoView {
+pub fn Composer(room: RoomId, archived: Signal<bool>, field: NodeRef<Textarea>) -> impl IntoView {
     let chat = use_chat();
     let text = RwSignal::new(String::new());
+    field.on_load(move |el| {
+        if chat.take_composer_focus(room) {
+            let _ = el.focus();
+        }
+    });
     let error = RwSignal::new(None::<String>);
     let typing_since = StoredValue::new(None::<f64>);
     let stop_typing = move || {
@@ -76,6 +82,7 @@ pub fn Composer(room: RoomId, archived: Signal<bool>) -> impl IntoView {
             <label for="composer-text" class="visually-hidden">"Message"</label>
             <textarea
                 id="composer-text"
+                node_ref=field
                 rows="2"
                 placeholder=move || if archived.get() { "This room is archived: it is read-only." } else { "Write a message…" }
                 readonly=move || archived.get()
