@@ -62,6 +62,8 @@ pub struct Chat {
     pub open_room: RwSignal<Option<RoomId>>,
     /// A line to show when something failed outside a form.
     pub notice: RwSignal<Option<String>>,
+    /// The room the user just left, offered back ("Undo") until dismissed or joined again.
+    pub left_room: RwSignal<Option<RoomId>>,
     /// The room whose composer takes the focus when it appears: the user just joined it, and
     /// the button they pressed is gone.
     focus_composer: StoredValue<Option<RoomId>>,
@@ -113,6 +115,7 @@ impl Chat {
             typing: RwSignal::new(HashMap::new()),
             open_room: RwSignal::new(None),
             notice: RwSignal::new(None),
+            left_room: RwSignal::new(None),
             focus_composer: StoredValue::new(None),
             hydrated: RwSignal::new(false),
             now: RwSignal::new(now_ms()),
@@ -496,6 +499,9 @@ mod browser {
                 let room = j.room_id;
                 let was_member = self.is_member(room);
                 self.update_room(room, |r| r.member = Some(true));
+                if self.left_room.get_untracked() == Some(room) {
+                    self.left_room.set(None);
+                }
                 if !was_member {
                     self.follow(room);
                 }
@@ -569,7 +575,7 @@ mod browser {
             }
         }
 
-        /// Joins a room the user is not in (the Join button) and loads it.
+        /// Joins a room the user is not in (the Join button, Undo after leaving) and loads it.
         /// What was shown of it stays until the room's own log replaces it.
         pub fn join(self, room: RoomId) {
             self.focus_composer.set_value(Some(room));
@@ -651,6 +657,9 @@ mod browser {
                         });
                         self.upsert_room(ack.room);
                         self.update_room(room, |r| r.member = Some(true));
+                        if self.left_room.get_untracked() == Some(room) {
+                            self.left_room.set(None);
+                        }
                         self.mark_read(room);
                     }
                     // The connection dropped (the client fails pending acks at once): not an
@@ -946,7 +955,7 @@ mod browser {
             });
         }
 
-        /// Leaves a room.
+        /// Leaves a room, and offers it back (`left_room`).
         pub fn leave(self, room: RoomId) {
             let Some(socket) = self.socket() else { return };
             spawn_local(async move {
@@ -965,6 +974,7 @@ mod browser {
                         self.typing.update(|t| {
                             t.remove(&room);
                         });
+                        self.left_room.set(Some(room));
                     }
                     Err(e) => self.notice.set(Some(e.to_string())),
                 }

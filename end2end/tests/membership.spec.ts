@@ -67,3 +67,19 @@ test('a room never joined opens with its messages and a Join button', async ({ b
   await say(ana.page, 'I am');
   await expect(messages(bob.page)).toHaveText(['anyone here?', 'I am']);
 });
+
+test('leaving a room can be undone', async ({ browser }) => {
+  const name = unique('undo');
+  const room = await createRoom(name);
+  const ana = await newUser(browser, 'ana');
+  await openRoom(ana.page, room);
+
+  await ana.page.getByRole('button', { name: 'Leave' }).click();
+
+  await expect(ana.page.getByRole('status').filter({ hasText: `You left # ${name}.` })).toBeVisible();
+  await expect(composer(ana.page)).toHaveCount(0);
+  await ana.page.getByRole('button', { name: 'Undo' }).click();
+  await expect(composer(ana.page)).toBeVisible();
+  await expect(ana.page.getByRole('status').filter({ hasText: 'You left' })).toHaveCount(0);
+  expect(await isMember(ana.page, room)).toBe(true);
+});

@@ -5,7 +5,7 @@ use super::composer::Composer;
 use super::message_list::MessageList;
 use crate::client::use_chat;
 use crate::models::RoomId;
-use leptos::html::Textarea;
+use leptos::html::{Button, Textarea};
 use leptos::prelude::*;
 
 /// What takes the composer's place.
@@ -61,10 +61,17 @@ pub fn RoomView(room: RoomId) -> impl IntoView {
             }
             .into_any();
         }
+        // Just left with the Leave button, which is gone: the focus moves here, not to the page.
+        let join = NodeRef::<Button>::new();
+        join.on_load(move |b| {
+            if chat.left_room.get_untracked() == Some(room) {
+                let _ = b.focus();
+            }
+        });
         view! {
             <div class="join-bar">
                 <p>"You are not in this room. Join it to write here and to get its new messages."</p>
-                <button on:click=move |_| chat.join(room)>"Join room"</button>
+                <button node_ref=join on:click=move |_| chat.join(room)>"Join room"</button>
             </div>
         }
         .into_any()

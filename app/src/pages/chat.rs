@@ -53,6 +53,17 @@ pub fn ChatPage() -> impl IntoView {
             let _ = web_sys::Notification::request_permission();
         }
     };
+    let left_name = move || {
+        chat.left_room
+            .get()
+            .and_then(|id| chat.room(id))
+            .map(|r| r.name)
+    };
+    let undo_leave = move |_| {
+        if let Some(id) = chat.left_room.get_untracked() {
+            chat.join(id);
+        }
+    };
     view! {
         <div class="app">
             <header class="topbar">
@@ -68,6 +79,16 @@ pub fn ChatPage() -> impl IntoView {
                     <button class="link" on:click=move |_| chat.sign_out(false)>"Sign out"</button>
                 </nav>
             </header>
+            // Always there, so that what appears in it is announced.
+            <div role="status" class="toasts">
+                {move || left_name().map(|name| view! {
+                    <p class="notice info">
+                        {format!("You left # {name}.")}
+                        <button class="link" on:click=undo_leave>"Undo"</button>
+                        <button class="link" on:click=move |_| chat.left_room.set(None)>"Dismiss"</button>
+                    </p>
+                })}
+            </div>
             <Show when=move || chat.notice.get().is_some()>
                 <p class="notice" role="alert">
                     {move || chat.notice.get()}
