@@ -2,7 +2,7 @@
 //! room's log applied in `seq` order without duplicates (gaps trigger a catch-up), and messages
 //! typed but not yet acknowledged (pending), which survive reconnects and reloads.
 
-use crate::models::{Message, MessageId, RoomId, UserRef};
+use crate::models::{Message, MessageId, RoomId, UserId, UserRef};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -92,6 +92,15 @@ impl RoomLog {
     /// The oldest loaded message, for paging history backwards.
     pub fn oldest(&self) -> Option<MessageId> {
         self.messages.keys().next().copied()
+    }
+
+    /// The newest message by `user` that is still there to edit (Up in an empty composer).
+    pub fn last_editable(&self, user: UserId) -> Option<MessageId> {
+        self.messages
+            .values()
+            .rev()
+            .find(|m| m.user.id == user && !m.deleted)
+            .map(|m| m.id)
     }
 }
 
@@ -213,7 +222,6 @@ pub fn segments(text: &str) -> Vec<Segment<'_>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::models::UserId;
 
     fn message(id: i64, seq: i64, text: &str) -> Message {
         Message {
@@ -274,6 +282,20 @@ mod tests {
         assert_eq!(log.last_seq, 7);
         assert!(log.has_older);
         assert_eq!(log.messages.len(), 2);
+    }
+
+    #[test]
+    fn the_last_editable_message_is_the_newest_of_mine_not_deleted() {
+        let mut log = RoomLog::default();
+        log.apply(message(1, 1, "mine"));
+        let mut theirs = message(2, 2, "theirs");
+        theirs.user.id = UserId(2);
+        log.apply(theirs);
+        let mut gone = message(3, 3, "");
+        gone.deleted = true;
+        log.apply(gone);
+        assert_eq!(log.last_editable(UserId(1)), Some(MessageId(1)));
+        assert_eq!(log.last_editable(UserId(3)), None);
     }
 
     #[test]

@@ -1,5 +1,7 @@
-//! The composer: Enter sends, Shift+Enter is a newline; read-only in archived rooms.
+//! The composer: Enter sends, Shift+Enter is a newline, Up in an empty box edits the user's last
+//! message; read-only in archived rooms.
 
+use super::message_list::Editing;
 use crate::client::use_chat;
 use crate::models::RoomId;
 use crate::validate::MessageText;
@@ -10,9 +12,14 @@ use std::time::Duration;
 /// Typing is announced at most this often while the user keeps typing.
 const TYPING_EVERY: Duration = Duration::from_secs(3);
 
-/// The message box of `room`; `field` is its text box.
+/// The message box of `room`; `field` is its text box, `editing` the message list's edit.
 #[component]
-pub fn Composer(room: RoomId, archived: Signal<bool>, field: NodeRef<Textarea>) -> impl IntoView {
+pub fn Composer(
+    room: RoomId,
+    archived: Signal<bool>,
+    editing: RwSignal<Option<Editing>>,
+    field: NodeRef<Textarea>,
+) -> impl IntoView {
     let chat = use_chat();
     let text = RwSignal::new(String::new());
     field.on_load(move |el| {
@@ -66,9 +73,33 @@ pub fn Composer(room: RoomId, archived: Signal<bool>, field: NodeRef<Textarea>) 
         );
     };
     let on_keydown = move |ev: leptos::ev::KeyboardEvent| {
-        if ev.key() == "Enter" && !ev.shift_key() && !ev.is_composing() {
-            ev.prevent_default();
-            send();
+        let plain = !(ev.shift_key() || ev.alt_key() || ev.ctrl_key() || ev.meta_key());
+        match ev.key().as_str() {
+            "Enter" if !ev.shift_key() && !ev.is_composing() => {
+                ev.prevent_default();
+                send();
+            }
+            "ArrowUp"
+                if plain
+                    && !ev.is_composing()
+                    && !archived.get_untracked()
+                    && text.with_untracked(String::is_empty) =>
+            {
+                let me = chat.me.with_untracked(|m| m.as_ref().map(|u| u.id));
+                let last = me.and_then(|me| {
+                    chat.logs
+                        .with_untracked(|l| l.get(&room).and_then(|log| log.last_editable(me)))
+                });
+                if let Some(message) = last {
+                    ev.prevent_default();
+                    stop_typing();
+                    editing.set(Some(Editing {
+                        message,
+                        from_composer: true,
+                    }));
+                }
+            }
+            _ => {}
         }
     };
     view! {

@@ -2,7 +2,7 @@
 //! or, in a room the user is not in, a Join button in its place.
 
 use super::composer::Composer;
-use super::message_list::MessageList;
+use super::message_list::{Editing, MessageList};
 use crate::client::use_chat;
 use crate::models::RoomId;
 use leptos::html::{Button, Textarea};
@@ -33,6 +33,7 @@ pub fn RoomView(room: RoomId) -> impl IntoView {
         Some(r) if r.member == Some(true) => Membership::Member,
         Some(_) => Membership::Visitor,
     });
+    let editing = RwSignal::new(None::<Editing>);
     let composer = NodeRef::<Textarea>::new();
     let online = move || {
         chat.online.with(|o| {
@@ -95,10 +96,10 @@ pub fn RoomView(room: RoomId) -> impl IntoView {
                     </div>
                 </Show>
             </header>
-            <MessageList room />
+            <MessageList room editing composer />
             <p class="typing" aria-live="polite">{typing}</p>
             {move || match membership.get() {
-                Membership::Member => view! { <Composer room archived field=composer /> }.into_any(),
+                Membership::Member => view! { <Composer room archived editing field=composer /> }.into_any(),
                 Membership::Visitor => join_bar().into_any(),
                 Membership::Unknown => view! { <div class="join-bar" aria-hidden="true"></div> }.into_any(),
             }}
