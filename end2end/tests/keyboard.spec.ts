@@ -42,8 +42,16 @@ test('edit and delete are named buttons the keyboard reaches and works', async (
   await expect(messages(page)).toHaveText(['second words (edited)']);
   await expect(edit).toBeFocused();
 
+  // Delete asks first, with the focus on the safe answer; Escape keeps the message.
   await page.keyboard.press('Tab');
   await expect(del).toBeFocused();
+  await page.keyboard.press('Enter');
+  await expect(row.getByRole('button', { name: 'Cancel' })).toBeFocused();
+  await page.keyboard.press('Escape');
+  await expect(del).toBeFocused();
+  await page.keyboard.press('Enter');
+  await page.keyboard.press('Shift+Tab');
+  await expect(row.getByRole('button', { name: 'Yes, delete' })).toBeFocused();
   await page.keyboard.press('Enter');
   await expect(messages(page)).toHaveText(['Message deleted']);
 });

@@ -103,3 +103,26 @@ test('changing the password signs out the other sessions', async ({ browser }) =
   await expect(ana.page.getByRole('status').filter({ hasText: 'Password changed' })).toBeVisible();
   await expect(other).toHaveURL(/\/login$/);
 });
+
+test('deleting a message asks first', async ({ browser }) => {
+  const room = await createRoom(unique('sure'));
+  const ana = await newUser(browser, 'ana');
+  await openRoom(ana.page, room);
+  await say(ana.page, 'keep me');
+  await expect(messages(ana.page)).toHaveText(['keep me']);
+  const row = ana.page.getByRole('listitem').filter({ hasText: 'keep me' });
+
+  await row.hover();
+  await row.getByRole('button', { name: 'Delete message' }).click();
+  await expect(row.getByText('Delete this message?')).toBeVisible();
+  await row.getByRole('button', { name: 'Cancel' }).click();
+  await expect(row.getByRole('button', { name: 'Yes, delete' })).toHaveCount(0);
+  await expect(messages(ana.page)).toHaveText(['keep me']);
+  await ana.page.reload();
+  await expect(messages(ana.page)).toHaveText(['keep me']);
+
+  await row.hover();
+  await row.getByRole('button', { name: 'Delete message' }).click();
+  await row.getByRole('button', { name: 'Yes, delete' }).click();
+  await expect(messages(ana.page)).toHaveText(['Message deleted']);
+});

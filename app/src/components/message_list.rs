@@ -1,7 +1,8 @@
 //! The messages of a room: grouped by author and day, relative times, pending sends with retry,
 //! edit and delete of one's own (admins: delete any), every action a button reachable from the
-//! keyboard. Older messages load when scrolling up without a jump; new ones scroll into view
-//! only when the user is already at the bottom, otherwise a "new messages" pill appears.
+//! keyboard, delete confirmed first. Older messages load when scrolling up without a jump; new
+//! ones scroll into view only when the user is already at the bottom, otherwise a "new
+//! messages" pill appears.
 
 use super::text::{MessageText, relative_time};
 use crate::chat::{PendingState, Row, rows};
@@ -140,7 +141,9 @@ pub fn MessageList(
         let mine = my_id == Some(author.id);
         // Own messages; admins may delete anyone's.
         let may_delete = mine || chat.is_admin();
+        let confirming = RwSignal::new(false);
         let edit_button = NodeRef::<Button>::new();
+        let delete_button = NodeRef::<Button>::new();
         // A memo: only the rows whose state changes redraw when an edit starts or ends.
         let is_editing = Memo::new(move |_| editing.with(|e| e.is_some_and(|e| e.message == id)));
         // Back to where the edit started: the composer (Up) or this message's Edit button.
@@ -155,6 +158,10 @@ pub fn MessageList(
                     focus(edit_button.get_untracked());
                 }
             });
+        };
+        let cancel_delete = move || {
+            confirming.set(false);
+            request_animation_frame(move || focus(delete_button.get_untracked()));
         };
         let edit_form = move || {
             let original = content.with_untracked(|(text, _)| text.clone());
@@ -209,20 +216,37 @@ pub fn MessageList(
             }
         };
         let actions = move || {
-            view! {
-                {mine.then(|| view! {
-                    <button type="button" class="link" node_ref=edit_button
-                        on:click=move |_| editing.set(Some(Editing { message: id, from_composer: false }))>
-                        "Edit"<span class="visually-hidden">" message"</span>
+            if confirming.get() {
+                // The safe choice has the focus: Enter twice does not delete by accident.
+                let cancel = NodeRef::<Button>::new();
+                cancel.on_load(|b| {
+                    let _ = b.focus();
+                });
+                view! {
+                    <span class="confirm-text">"Delete this message?"</span>
+                    <button type="button" class="link danger" on:click=move |_| {
+                        confirming.set(false);
+                        chat.delete(id);
+                        // The row's buttons go with the message.
+                        focus(composer.get_untracked());
+                    }>"Yes, delete"</button>
+                    <button type="button" class="link" node_ref=cancel on:click=move |_| cancel_delete()>"Cancel"</button>
+                }
+                .into_any()
+            } else {
+                view! {
+                    {mine.then(|| view! {
+                        <button type="button" class="link" node_ref=edit_button
+                            on:click=move |_| editing.set(Some(Editing { message: id, from_composer: false }))>
+                            "Edit"<span class="visually-hidden">" message"</span>
+                        </button>
+                    })}
+                    <button type="button" class="link danger" node_ref=delete_button
+                        on:click=move |_| confirming.set(true)>
+                        "Delete"<span class="visually-hidden">" message"</span>
                     </button>
-                })}
-                <button type="button" class="link danger" on:click=move |_| {
-                    chat.delete(id);
-                    // The row's buttons go with the message.
-                    focus(composer.get_untracked());
-                }>
-                    "Delete"<span class="visually-hidden">" message"</span>
-                </button>
+                }
+                .into_any()
             }
         };
         let author_name = author.username.clone();
@@ -233,6 +257,7 @@ pub fn MessageList(
                 class:grouped=move || !starts_group.get()
                 class:mine=mine
                 class:editing=is_editing
+                class:confirming=move || confirming.get()
             >
                 {move || starts_group.get().then(|| {
                     let datetime = created.clone();
@@ -261,7 +286,16 @@ pub fn MessageList(
                 }}
                 {may_delete.then(|| view! {
                     <Show when=move || !deleted.get()>
-                        <div class="actions" role="group" aria-label="Message actions">
+                        <div
+                            class="actions"
+                            role="group"
+                            aria-label="Message actions"
+                            on:keydown=move |ev: leptos::ev::KeyboardEvent| {
+                                if ev.key() == "Escape" && confirming.get_untracked() {
+                                    cancel_delete();
+                                }
+                            }
+                        >
                             {actions}
                         </div>
                     </Show>
