@@ -71,6 +71,30 @@ export async function isMember(page: Page, room: number): Promise<boolean> {
   return rooms.find((r) => r.id === room)?.member ?? false;
 }
 
+/** Cuts `page`'s connection for real: blocks new Socket.IO requests and closes the open WebSocket. */
+export async function cuttable(page: Page) {
+  let cut = false;
+  const open: { close: () => Promise<void> }[] = [];
+  await page.route('**/socket.io/**', (route) => (cut ? route.abort() : route.continue()));
+  await page.routeWebSocket(/\/socket\.io\//, (ws) => {
+    if (cut) {
+      ws.close();
+      return;
+    }
+    ws.connectToServer();
+    open.push(ws);
+  });
+  return {
+    async cut() {
+      cut = true;
+      await Promise.all(open.splice(0).map((ws) => ws.close()));
+    },
+    restore() {
+      cut = false;
+    },
+  };
+}
+
 /** Types and sends a message with Enter. */
 export async function say(page: Page, text: string): Promise<void> {
   const box = composer(page);
