@@ -212,7 +212,7 @@ test('every text colour meets WCAG AA on its background, light and dark', async 
   await visitor.goto('/no/such/page');
   await expectReadable(visitor, 'the page-not-found page');
 
-  // The admin area, with a notice and an error, and the question of a deletion opened.
+  // The admin area, with a notice and an error, and the questions opened.
   await admin.page.goto('/admin');
   await expect(admin.page.getByTestId('sockets')).toHaveText(/^\d+$/);
   await expectReadable(admin.page, 'the admin dashboard');
@@ -220,5 +220,6 @@ test('every text colour meets WCAG AA on its background, light and dark', async 
   await admin.page.getByText('Delete…').first().click();
   await expectReadable(admin.page, 'the admin rooms');
   await admin.page.goto(`/admin/users?q=${bob.name}`);
+  await admin.page.getByText(`Ban ${bob.name}…`).click();
   await expectReadable(admin.page, 'the admin users');
 });
