@@ -147,6 +147,17 @@ impl Chat {
             .with_untracked(|rooms| rooms.iter().any(|r| r.id == room && r.member == Some(true)))
     }
 
+    /// Unread messages in the user's rooms (each room's count as capped by the server).
+    pub fn unread_total(&self) -> i64 {
+        self.rooms.with(|rooms| {
+            rooms
+                .iter()
+                .filter(|r| r.member == Some(true))
+                .map(|r| r.unread.unwrap_or(0))
+                .sum()
+        })
+    }
+
     /// Whether `room`'s composer should take the focus as it appears (asked once).
     pub fn take_composer_focus(&self, room: RoomId) -> bool {
         let mut take = false;

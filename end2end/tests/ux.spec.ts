@@ -126,3 +126,24 @@ test('deleting a message asks first', async ({ browser }) => {
   await row.getByRole('button', { name: 'Yes, delete' }).click();
   await expect(messages(ana.page)).toHaveText(['Message deleted']);
 });
+
+test('the tab title counts unread messages', async ({ browser }) => {
+  const reading = await createRoom(unique('reading'));
+  const waitingName = unique('waiting');
+  const waiting = await createRoom(waitingName);
+  const ana = await newUser(browser, 'ana');
+  const bob = await newUser(browser, 'bob');
+  await openRoom(ana.page, waiting);
+  await openRoom(ana.page, reading);
+  await openRoom(bob.page, waiting);
+  await expect(ana.page).toHaveTitle('Tagarela');
+
+  for (const text of ['one', 'two', 'three']) {
+    await say(bob.page, text);
+  }
+
+  await expect(ana.page).toHaveTitle('(3) Tagarela');
+  await ana.page.locator('.room-link', { hasText: waitingName }).click();
+  await expect(messages(ana.page)).toHaveText(['one', 'two', 'three']);
+  await expect(ana.page).toHaveTitle('Tagarela');
+});

@@ -1,13 +1,24 @@
-//! `/` and `/rooms/:id`: the app shell (rooms, the open room, the connection banner).
+//! `/` and `/rooms/:id`: the app shell (rooms, the open room, the connection banner); the tab's
+//! title counts unread messages.
 
 use crate::client::{Connection, use_chat};
 use crate::components::banner::Banner;
-use crate::components::room_list::RoomList;
+use crate::components::room_list::{RoomList, badge_count};
 use crate::components::room_view::RoomView;
 use crate::models::RoomId;
 use leptos::prelude::*;
+use leptos_meta::Title;
 use leptos_router::components::A;
 use leptos_router::hooks::{use_navigate, use_params_map};
+
+/// The tab's title: "(3) Tagarela" with three unread messages, so they show from other tabs.
+pub fn tab_title(unread: i64) -> String {
+    if unread > 0 {
+        format!("({}) Tagarela", badge_count(unread))
+    } else {
+        "Tagarela".to_owned()
+    }
+}
 
 /// The chat.
 #[component]
@@ -65,6 +76,7 @@ pub fn ChatPage() -> impl IntoView {
         }
     };
     view! {
+        <Title text=move || tab_title(chat.unread_total()) />
         <div class="app">
             <header class="topbar">
                 <A href="/" attr:class="brand">"Tagarela"</A>
@@ -105,5 +117,17 @@ pub fn ChatPage() -> impl IntoView {
                 </div>
             </div>
         </div>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_tab_title_counts_unread_messages_as_the_badges_do() {
+        assert_eq!(tab_title(0), "Tagarela");
+        assert_eq!(tab_title(3), "(3) Tagarela");
+        assert_eq!(tab_title(250), "(99+) Tagarela");
     }
 }
