@@ -147,3 +147,28 @@ test('the tab title counts unread messages', async ({ browser }) => {
   await expect(messages(ana.page)).toHaveText(['one', 'two', 'three']);
   await expect(ana.page).toHaveTitle('Tagarela');
 });
+
+test('a message shows its exact date and time when pointed at', async ({ browser }) => {
+  const room = await createRoom(unique('when'));
+  const ana = await newUser(browser, 'ana');
+  await openRoom(ana.page, room);
+  await say(ana.page, 'first');
+  await say(ana.page, 'second');
+  await expect(messages(ana.page)).toHaveText(['first', 'second']);
+  const year = String(new Date().getFullYear());
+
+  // The first of a group shows its time; the next one, under the same name, when pointed at.
+  for (const text of ['first', 'second']) {
+    const row = ana.page.getByRole('listitem').filter({ hasText: text });
+    await row.hover();
+    const time = row.locator('time');
+    await expect(time).toBeVisible();
+    const title = await time.getAttribute('title');
+    expect(title).toContain(year);
+    expect(title).toMatch(/\d{1,2}:\d{2}:\d{2}/);
+    // The same instant as the machine-readable time beside it.
+    const datetime = await time.getAttribute('datetime');
+    const expected = await ana.page.evaluate((iso) => new Date(iso!).toLocaleString('default', { dateStyle: 'full', timeStyle: 'medium' }), datetime);
+    expect(title).toBe(expected);
+  }
+});

@@ -1,10 +1,10 @@
-//! The messages of a room: grouped by author and day, relative times, pending sends with retry,
-//! edit and delete of one's own (admins: delete any), every action a button reachable from the
-//! keyboard, delete confirmed first. Older messages load when scrolling up without a jump; new
-//! ones scroll into view only when the user is already at the bottom, otherwise a "new
-//! messages" pill appears.
+//! The messages of a room: grouped by author and day, relative times (the exact one on hover),
+//! pending sends with retry, edit and delete of one's own (admins: delete any), every action a
+//! button reachable from the keyboard, delete confirmed first. Older messages load when scrolling
+//! up without a jump; new ones scroll into view only when the user is already at the bottom,
+//! otherwise a "new messages" pill appears.
 
-use super::text::{MessageText, relative_time};
+use super::text::{MessageText, full_time, relative_time};
 use crate::chat::{PendingState, Row, rows};
 use crate::client::use_chat;
 use crate::models::{MessageId, RoomId};
@@ -249,6 +249,16 @@ pub fn MessageList(
                 .into_any()
             }
         };
+        let full = full_time(&created);
+        let time = move |class: Option<&'static str>| {
+            let datetime = created.clone();
+            let created = created.clone();
+            view! {
+                <time class=class datetime=datetime title=full.clone()>
+                    {move || relative_time(&created, chat.now.get())}
+                </time>
+            }
+        };
         let author_name = author.username.clone();
         view! {
             {move || day.get().map(|day| view! { <li class="day" role="separator">{day}</li> })}
@@ -259,16 +269,20 @@ pub fn MessageList(
                 class:editing=is_editing
                 class:confirming=move || confirming.get()
             >
-                {move || starts_group.get().then(|| {
-                    let datetime = created.clone();
-                    let created = created.clone();
-                    view! {
-                        <div class="meta">
-                            <span class="author">{author_name.clone()}</span>
-                            <time datetime=datetime>{move || relative_time(&created, chat.now.get())}</time>
-                        </div>
+                {move || {
+                    if starts_group.get() {
+                        view! {
+                            <div class="meta">
+                                <span class="author">{author_name.clone()}</span>
+                                {time(None)}
+                            </div>
+                        }
+                        .into_any()
+                    } else {
+                        // Grouped under its author's name: the time shows when pointed at or focused.
+                        time(Some("stamp")).into_any()
                     }
-                })}
+                }}
                 {move || {
                     if deleted.get() {
                         view! { <p class="text tombstone">"Message deleted"</p> }.into_any()
