@@ -64,6 +64,8 @@ pub struct Chat {
     pub notice: RwSignal<Option<String>>,
     /// The room the user just left, offered back ("Undo") until dismissed or joined again.
     pub left_room: RwSignal<Option<RoomId>>,
+    /// What was typed and not sent, per room: it waits there while another room is open.
+    drafts: StoredValue<HashMap<RoomId, String>>,
     /// The room whose composer takes the focus when it appears: the user just joined it, and
     /// the button they pressed is gone.
     focus_composer: StoredValue<Option<RoomId>>,
@@ -116,6 +118,7 @@ impl Chat {
             open_room: RwSignal::new(None),
             notice: RwSignal::new(None),
             left_room: RwSignal::new(None),
+            drafts: StoredValue::new(HashMap::new()),
             focus_composer: StoredValue::new(None),
             hydrated: RwSignal::new(false),
             now: RwSignal::new(now_ms()),
@@ -156,6 +159,23 @@ impl Chat {
                 .map(|r| r.unread.unwrap_or(0))
                 .sum()
         })
+    }
+
+    /// The unsent text of `room`'s composer.
+    pub fn draft(&self, room: RoomId) -> String {
+        self.drafts
+            .with_value(|d| d.get(&room).cloned().unwrap_or_default())
+    }
+
+    /// Keeps `room`'s unsent text (empty: none).
+    pub fn set_draft(&self, room: RoomId, text: String) {
+        self.drafts.update_value(|d| {
+            if text.is_empty() {
+                d.remove(&room);
+            } else {
+                d.insert(room, text);
+            }
+        });
     }
 
     /// Whether `room`'s composer should take the focus as it appears (asked once).

@@ -172,3 +172,32 @@ test('a message shows its exact date and time when pointed at', async ({ browser
     expect(title).toBe(expected);
   }
 });
+
+test("a room's draft survives switching rooms", async ({ browser }) => {
+  const one = unique('one');
+  const two = unique('two');
+  const first = await createRoom(one);
+  const second = await createRoom(two);
+  const ana = await newUser(browser, 'ana');
+  await openRoom(ana.page, second);
+  await openRoom(ana.page, first);
+  const box = ana.page.getByRole('textbox', { name: 'Message', exact: true });
+
+  await box.fill('half a thought');
+  await ana.page.locator('.room-link', { hasText: two }).click();
+  await expect(ana.page.getByRole('heading', { level: 1 })).toHaveText(`# ${two}`);
+  await expect(box).toHaveValue('');
+  await box.fill('another thought');
+  await ana.page.locator('.room-link', { hasText: one }).click();
+
+  await expect(ana.page.getByRole('heading', { level: 1 })).toHaveText(`# ${one}`);
+  await expect(box).toHaveValue('half a thought');
+  await ana.page.locator('.room-link', { hasText: two }).click();
+  await expect(box).toHaveValue('another thought');
+  // Sent, it is no longer a draft.
+  await box.press('Enter');
+  await expect(messages(ana.page)).toHaveText(['another thought']);
+  await ana.page.locator('.room-link', { hasText: one }).click();
+  await ana.page.locator('.room-link', { hasText: two }).click();
+  await expect(box).toHaveValue('');
+});

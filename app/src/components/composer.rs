@@ -1,5 +1,5 @@
 //! The composer: Enter sends, Shift+Enter is a newline, Up in an empty box edits the user's last
-//! message; read-only in archived rooms.
+//! message; read-only in archived rooms. What is typed and not sent stays with the room.
 
 use super::message_list::Editing;
 use crate::client::use_chat;
@@ -21,7 +21,7 @@ pub fn Composer(
     field: NodeRef<Textarea>,
 ) -> impl IntoView {
     let chat = use_chat();
-    let text = RwSignal::new(String::new());
+    let text = RwSignal::new(chat.draft(room));
     field.on_load(move |el| {
         if chat.take_composer_focus(room) {
             let _ = el.focus();
@@ -41,6 +41,7 @@ pub fn Composer(
             Ok(_) => {
                 chat.send(room, raw);
                 text.set(String::new());
+                chat.set_draft(room, String::new());
                 error.set(None);
                 stop_typing();
             }
@@ -51,7 +52,9 @@ pub fn Composer(
         }
     };
     let on_input = move |ev| {
-        text.set(event_target_value(&ev));
+        let value = event_target_value(&ev);
+        chat.set_draft(room, value.clone());
+        text.set(value);
         let now = crate::client::now_ms();
         let due = typing_since
             .get_value()
