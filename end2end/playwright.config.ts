@@ -1,7 +1,8 @@
 import { defineConfig } from '@playwright/test';
 
-// The debug server built by `cargo leptos build`, on its own port and a fresh database per run.
-const port = 3123;
+// The debug server built by `cargo leptos build`, on its own port (E2E_PORT, so that two
+// checkouts on one machine can run the suite at once) and a fresh database per run.
+const port = Number(process.env.E2E_PORT ?? 3123);
 
 export default defineConfig({
   testDir: './tests',

@@ -2,7 +2,7 @@
 //! room's log applied in `seq` order without duplicates (gaps trigger a catch-up), and messages
 //! typed but not yet acknowledged (pending), which survive reconnects and reloads.
 
-use crate::models::{Message, MessageId, RoomId, UserRef};
+use crate::models::{Message, MessageId, RoomId, UserId, UserRef};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -32,6 +32,19 @@ pub struct RoomLog {
 }
 
 impl RoomLog {
+    /// A log that starts from a page of history (the newest messages, oldest first) read when
+    /// the room stood at `last_seq`; changes after that come as events or catch-ups.
+    pub fn from_history(messages: Vec<Message>, has_older: bool, last_seq: i64) -> Self {
+        // A room list read before the page may be behind it: the page's own changes count too.
+        let newest = messages.iter().map(|m| m.seq).max().unwrap_or(0);
+        let mut log = RoomLog {
+            last_seq: last_seq.max(newest),
+            ..Default::default()
+        };
+        log.add_history(messages, has_older);
+        log
+    }
+
     /// Applies a new, edited or deleted message. Changes at or below `last_seq` were applied
     /// before (or superseded); a change beyond `last_seq + 1` reveals a gap.
     pub fn apply(&mut self, message: Message) -> Applied {
@@ -79,6 +92,15 @@ impl RoomLog {
     /// The oldest loaded message, for paging history backwards.
     pub fn oldest(&self) -> Option<MessageId> {
         self.messages.keys().next().copied()
+    }
+
+    /// The newest message by `user` that is still there to edit (Up in an empty composer).
+    pub fn last_editable(&self, user: UserId) -> Option<MessageId> {
+        self.messages
+            .values()
+            .rev()
+            .find(|m| m.user.id == user && !m.deleted)
+            .map(|m| m.id)
     }
 }
 
@@ -200,7 +222,6 @@ pub fn segments(text: &str) -> Vec<Segment<'_>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::models::UserId;
 
     fn message(id: i64, seq: i64, text: &str) -> Message {
         Message {
@@ -251,6 +272,30 @@ mod tests {
         assert_eq!(log.messages[&MessageId(1)].text, "a, edited");
         log.apply_catch_up(vec![message(1, 1, "a")]);
         assert_eq!(log.messages[&MessageId(1)].text, "a, edited");
+    }
+
+    #[test]
+    fn a_log_from_history_starts_at_the_newest_change_it_knows() {
+        let page = vec![message(1, 1, "a"), message(2, 5, "b, edited")];
+        assert_eq!(RoomLog::from_history(page.clone(), true, 3).last_seq, 5);
+        let log = RoomLog::from_history(page, true, 7);
+        assert_eq!(log.last_seq, 7);
+        assert!(log.has_older);
+        assert_eq!(log.messages.len(), 2);
+    }
+
+    #[test]
+    fn the_last_editable_message_is_the_newest_of_mine_not_deleted() {
+        let mut log = RoomLog::default();
+        log.apply(message(1, 1, "mine"));
+        let mut theirs = message(2, 2, "theirs");
+        theirs.user.id = UserId(2);
+        log.apply(theirs);
+        let mut gone = message(3, 3, "");
+        gone.deleted = true;
+        log.apply(gone);
+        assert_eq!(log.last_editable(UserId(1)), Some(MessageId(1)));
+        assert_eq!(log.last_editable(UserId(3)), None);
     }
 
     #[test]

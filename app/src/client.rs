@@ -62,6 +62,13 @@ pub struct Chat {
     pub open_room: RwSignal<Option<RoomId>>,
     /// A line to show when something failed outside a form.
     pub notice: RwSignal<Option<String>>,
+    /// The room the user just left, offered back ("Undo") until dismissed or joined again.
+    pub left_room: RwSignal<Option<RoomId>>,
+    /// What was typed and not sent, per room: it waits there while another room is open.
+    drafts: StoredValue<HashMap<RoomId, String>>,
+    /// The room whose composer takes the focus when it appears: the user just joined it, and
+    /// the button they pressed is gone.
+    focus_composer: StoredValue<Option<RoomId>>,
     /// Set once the app has hydrated (tests wait for it).
     pub hydrated: RwSignal<bool>,
     /// The admin dashboard as last pushed (admins only).
@@ -110,6 +117,9 @@ impl Chat {
             typing: RwSignal::new(HashMap::new()),
             open_room: RwSignal::new(None),
             notice: RwSignal::new(None),
+            left_room: RwSignal::new(None),
+            drafts: StoredValue::new(HashMap::new()),
+            focus_composer: StoredValue::new(None),
             hydrated: RwSignal::new(false),
             now: RwSignal::new(now_ms()),
             dashboard: RwSignal::new(None),
@@ -131,6 +141,53 @@ impl Chat {
     pub fn room(&self, id: RoomId) -> Option<Room> {
         self.rooms
             .with(|rooms| rooms.iter().find(|r| r.id == id).cloned())
+    }
+
+    /// Whether the user is a member of `room`, as far as this page knows. Untracked: the
+    /// actions read it, and an effect that calls them must not rerun on every room change.
+    pub fn is_member(&self, room: RoomId) -> bool {
+        self.rooms
+            .with_untracked(|rooms| rooms.iter().any(|r| r.id == room && r.member == Some(true)))
+    }
+
+    /// Unread messages in the user's rooms (each room's count as capped by the server).
+    pub fn unread_total(&self) -> i64 {
+        self.rooms.with(|rooms| {
+            rooms
+                .iter()
+                .filter(|r| r.member == Some(true))
+                .map(|r| r.unread.unwrap_or(0))
+                .sum()
+        })
+    }
+
+    /// The unsent text of `room`'s composer.
+    pub fn draft(&self, room: RoomId) -> String {
+        self.drafts
+            .with_value(|d| d.get(&room).cloned().unwrap_or_default())
+    }
+
+    /// Keeps `room`'s unsent text (empty: none).
+    pub fn set_draft(&self, room: RoomId, text: String) {
+        self.drafts.update_value(|d| {
+            if text.is_empty() {
+                d.remove(&room);
+            } else {
+                d.insert(room, text);
+            }
+        });
+    }
+
+    /// Whether `room`'s composer should take the focus as it appears (asked once).
+    pub fn take_composer_focus(&self, room: RoomId) -> bool {
+        let mut take = false;
+        self.focus_composer.update_value(|f| {
+            take = *f == Some(room);
+            if take {
+                *f = None;
+            }
+        });
+        take
     }
 
     /// Whether the signed-in user is an admin.
@@ -292,6 +349,8 @@ mod browser {
     const ACK_TIMEOUT_MS: u32 = 10_000;
     /// How long a typing indicator lasts without a new `typing` event.
     const TYPING_SHOWN_MS: f64 = 6_000.0;
+    /// Messages per page of history (as many as `joinRoom` returns).
+    const HISTORY_PAGE: i64 = 50;
 
     impl Chat {
         fn upsert_room(&self, room: Room) {
@@ -381,8 +440,42 @@ mod browser {
 
         async fn load_rooms(self) {
             match api::rooms().await {
-                Ok(rooms) => self.rooms.set(rooms),
+                Ok(rooms) => {
+                    let was_member: Vec<RoomId> = self.rooms.with_untracked(|rooms| {
+                        rooms
+                            .iter()
+                            .filter(|r| r.member == Some(true))
+                            .map(|r| r.id)
+                            .collect()
+                    });
+                    let joined: Vec<RoomId> = rooms
+                        .iter()
+                        .filter(|r| r.member == Some(true) && !was_member.contains(&r.id))
+                        .map(|r| r.id)
+                        .collect();
+                    self.rooms.set(rooms);
+                    for room in joined {
+                        self.follow(room);
+                    }
+                }
                 Err(e) => self.notice.set(Some(e.to_string())),
+            }
+        }
+
+        /// The user turned out to be a member of `room` (joined in another tab, or while this
+        /// page was away): what this page shows of it was read once, so follow it from there.
+        fn follow(self, room: RoomId) {
+            // A join of this page's own is loading it already.
+            if self.opening.with_value(|o| o.contains_key(&room)) {
+                return;
+            }
+            match self
+                .logs
+                .with_untracked(|l| l.get(&room).map(|log| log.last_seq))
+            {
+                Some(since) => self.catch_up(room, since),
+                None if self.open_room.get_untracked() == Some(room) => self.load(room),
+                None => {}
             }
         }
 
@@ -434,7 +527,15 @@ mod browser {
             });
             socket.on(move |DashboardUpdate(d)| self.dashboard.set(Some(d)));
             socket.on(move |j: JoinedRoom| {
-                self.update_room(j.room_id, |r| r.member = Some(true));
+                let room = j.room_id;
+                let was_member = self.is_member(room);
+                self.update_room(room, |r| r.member = Some(true));
+                if self.left_room.get_untracked() == Some(room) {
+                    self.left_room.set(None);
+                }
+                if !was_member {
+                    self.follow(room);
+                }
             });
             self.socket.set_value(Some(socket));
         }
@@ -465,6 +566,10 @@ mod browser {
                 spawn_local(self.load_rooms());
             }
             self.connected_before.set_value(true);
+            // Rooms shown without being joined were read once, not followed: the open one is
+            // read afresh below, the others when opened again.
+            self.logs
+                .update(|logs| logs.retain(|room, _| self.is_member(*room)));
             let loaded: Vec<(RoomId, i64)> = self
                 .logs
                 .with_untracked(|logs| logs.iter().map(|(id, log)| (*id, log.last_seq)).collect());
@@ -487,13 +592,67 @@ mod browser {
             }
         }
 
-        /// Opens a room: loads it once (joining it), marks it read.
+        /// Opens a room. One of the user's rooms is loaded once, kept up to date and marked
+        /// read; any other room is shown as it stands, read with `history`, which (unlike
+        /// `joinRoom`) does not make the user a member: opening a room never joins it.
         pub fn open(self, room: RoomId) {
             self.open_room.set(Some(room));
-            if self.logs.with_untracked(|l| l.contains_key(&room)) {
+            if !self.is_member(room) {
+                self.preview(room);
+            } else if self.logs.with_untracked(|l| l.contains_key(&room)) {
                 self.mark_read(room);
-                return;
+            } else {
+                self.load(room);
             }
+        }
+
+        /// Joins a room the user is not in (the Join button, Undo after leaving) and loads it.
+        /// What was shown of it stays until the room's own log replaces it.
+        pub fn join(self, room: RoomId) {
+            self.focus_composer.set_value(Some(room));
+            self.load(room);
+        }
+
+        /// Shows the newest messages of a room the user is not in.
+        fn preview(self, room: RoomId) {
+            let Some(socket) = self.socket() else { return };
+            let known = self.rooms.with_untracked(|rooms| {
+                rooms
+                    .iter()
+                    .find(|r| r.id == room)
+                    .map_or(0, |r| r.last_seq)
+            });
+            spawn_local(async move {
+                let request = History {
+                    room_id: room,
+                    before: None,
+                    limit: Some(HISTORY_PAGE),
+                };
+                match socket.emit(&request, ACK_TIMEOUT_MS).await {
+                    // Joined meanwhile: the room's own log is loading, loaded, or due.
+                    Ok(_) if self.is_member(room) => {
+                        if !self.logs.with_untracked(|l| l.contains_key(&room)) {
+                            self.follow(room);
+                        }
+                    }
+                    Ok(ack) => self.logs.update(|logs| {
+                        logs.insert(
+                            room,
+                            RoomLog::from_history(ack.messages, ack.has_more, known),
+                        );
+                    }),
+                    Err(EmitError::Server(e)) if e.error == "not_found" => {
+                        self.rooms.update(|rooms| rooms.retain(|r| r.id != room));
+                    }
+                    // `on_connected` opens the room again.
+                    Err(EmitError::Timeout) if !socket.is_connected() => {}
+                    Err(e) => self.notice.set(Some(e.to_string())),
+                }
+            });
+        }
+
+        /// Loads a room with `joinRoom` (which makes the user a member) and marks it read.
+        fn load(self, room: RoomId) {
             let Some(socket) = self.socket() else { return };
             let mut already = false;
             self.opening.update_value(|opening| {
@@ -519,12 +678,8 @@ mod browser {
                 });
                 match answer {
                     Ok(ack) => {
-                        let mut log = RoomLog {
-                            last_seq: ack.room.last_seq,
-                            has_older: ack.has_more,
-                            ..Default::default()
-                        };
-                        log.add_history(ack.messages, ack.has_more);
+                        let log =
+                            RoomLog::from_history(ack.messages, ack.has_more, ack.room.last_seq);
                         self.logs.update(|logs| {
                             logs.insert(room, log);
                         });
@@ -533,6 +688,9 @@ mod browser {
                         });
                         self.upsert_room(ack.room);
                         self.update_room(room, |r| r.member = Some(true));
+                        if self.left_room.get_untracked() == Some(room) {
+                            self.left_room.set(None);
+                        }
                         self.mark_read(room);
                     }
                     // The connection dropped (the client fails pending acks at once): not an
@@ -550,6 +708,10 @@ mod browser {
         /// Asks for every change after `since`, page by page. One catch-up per room at a time:
         /// a gap seen meanwhile makes it run once more from where the log then stands.
         pub fn catch_up(self, room: RoomId, since: i64) {
+            // A catch-up is a `joinRoom`: in a room the user is not in, it would join it.
+            if !self.is_member(room) {
+                return;
+            }
             let Some(socket) = self.socket() else { return };
             let mut running = false;
             self.catching_up.update_value(|rooms| {
@@ -623,7 +785,7 @@ mod browser {
                 let request = History {
                     room_id: room,
                     before,
-                    limit: Some(50),
+                    limit: Some(HISTORY_PAGE),
                 };
                 if let Ok(ack) = socket.emit(&request, ACK_TIMEOUT_MS).await {
                     self.logs.update(|logs| {
@@ -637,6 +799,10 @@ mod browser {
 
         /// Moves the read marker to the end of what is shown.
         pub fn mark_read(self, room: RoomId) {
+            // Only members have a read marker.
+            if !self.is_member(room) {
+                return;
+            }
             let Some(seq) = self
                 .logs
                 .with_untracked(|l| l.get(&room).map(|log| log.last_seq))
@@ -741,6 +907,14 @@ mod browser {
                     Err(EmitError::Timeout) if !socket.is_connected() => {}
                     // Connected but no answer: the user may retry (the same clientId is safe).
                     Err(e) => {
+                        // Not a member (left in another tab, which tells no other): offer the
+                        // Join button; the message waits for a retry.
+                        let room = pending.room_id;
+                        if matches!(&e, EmitError::Server(b) if b.error == "forbidden")
+                            && self.room(room).is_some_and(|r| !r.archived)
+                        {
+                            self.update_room(room, |r| r.member = Some(false));
+                        }
                         self.pending.update(|p| {
                             if let Some(m) = p.iter_mut().find(|m| m.client_id == pending.client_id)
                             {
@@ -812,19 +986,28 @@ mod browser {
             });
         }
 
-        /// Leaves a room.
+        /// Leaves a room, and offers it back (`left_room`).
         pub fn leave(self, room: RoomId) {
             let Some(socket) = self.socket() else { return };
             spawn_local(async move {
-                if socket
+                match socket
                     .emit(&LeaveRoom { room_id: room }, ACK_TIMEOUT_MS)
                     .await
-                    .is_ok()
                 {
-                    self.update_room(room, |r| r.member = Some(false));
-                    self.logs.update(|l| {
-                        l.remove(&room);
-                    });
+                    Ok(_) => {
+                        self.update_room(room, |r| {
+                            r.member = Some(false);
+                            r.unread = Some(0);
+                            r.unread_mentions = Some(0);
+                        });
+                        // Its messages stay on screen as they stood: the user's sockets have
+                        // left the room, so nothing new arrives until they join again.
+                        self.typing.update(|t| {
+                            t.remove(&room);
+                        });
+                        self.left_room.set(Some(room));
+                    }
+                    Err(e) => self.notice.set(Some(e.to_string())),
                 }
             });
         }
@@ -907,5 +1090,6 @@ impl Chat {
     pub fn delete(self, _message: MessageId) {}
     pub fn set_typing(self, _room: RoomId, _typing: bool) {}
     pub fn leave(self, _room: RoomId) {}
+    pub fn join(self, _room: RoomId) {}
     pub fn sign_out(self, _everywhere: bool) {}
 }

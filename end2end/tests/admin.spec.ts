@@ -24,9 +24,10 @@ test('room changes by an admin reach a user live, and a ban signs the user out',
   await admin.page.getByRole('button', { name: 'Create room' }).click();
   await expect(admin.page.getByRole('status')).toHaveText(`Room “${name}” created.`);
 
-  // It appears live in the user's list; the user joins it.
+  // It appears live in the user's list; the user opens it and joins it.
   await user.page.getByRole('link', { name: `# ${name}` }).click();
   await expect(user.page.getByRole('heading', { level: 1 })).toHaveText(`# ${name}`);
+  await user.page.getByRole('button', { name: 'Join room' }).click();
   await expect(user.page.getByTestId('connection')).toHaveText('Connected');
 
   // Renamed: the user's header changes live.
@@ -43,12 +44,33 @@ test('room changes by an admin reach a user live, and a ban signs the user out',
   await expect(composer).toHaveAttribute('readonly', '');
   await expect(user.page.getByRole('button', { name: 'Send' })).toBeDisabled();
 
-  // Banned: the user's page shows they were signed out.
+  // Banned (a second step confirms it): the user's page shows they were signed out.
   await admin.page.goto(`/admin/users?q=${user.name}`);
-  await admin.page.getByRole('button', { name: `Ban ${user.name}` }).click();
+  await admin.page.getByText(`Ban ${user.name}…`).click();
+  await admin.page.getByRole('button', { name: `Ban ${user.name}`, exact: true }).click();
   await expect(admin.page.getByRole('status')).toContainText(`${user.name} is now user, banned.`);
   await expect(user.page).toHaveURL(/\/login$/);
   await expect(user.page.getByRole('heading', { name: 'Sign in' })).toBeVisible();
+});
+
+test('banning a user asks first, and only the confirmation bans', async ({ browser }) => {
+  const admin = await adminPage(browser);
+  const user = await newUser(browser, 'erin');
+  await admin.page.goto(`/admin/users?q=${user.name}`);
+  const row = admin.page.getByRole('row', { name: new RegExp(user.name) });
+  const ban = row.getByRole('button', { name: `Ban ${user.name}`, exact: true });
+
+  // The first control only opens the question; the ban button is not there before it.
+  await expect(ban).toBeHidden();
+  await row.getByText(`Ban ${user.name}…`).click();
+  await expect(row.getByText('Signs them out everywhere')).toBeVisible();
+  const listed = await admin.context.request.get(`/api/admin/users`);
+  const before = (await listed.json()).find((u: { username: string }) => u.username === user.name);
+  expect(before.banned).toBe(false);
+  await ban.click();
+
+  await expect(admin.page.getByRole('status')).toContainText(`${user.name} is now user, banned.`);
+  await expect(admin.page.getByRole('button', { name: `Unban ${user.name}`, exact: true })).toBeVisible();
 });
 
 test('deleting a room asks for its name', async ({ browser }) => {

@@ -1,5 +1,5 @@
-import { test, expect, Browser, Page } from '@playwright/test';
-import { createRoom, messages, newUser, openRoom, say, unique } from './helpers';
+import { test, expect, Browser } from '@playwright/test';
+import { createRoom, cuttable, messages, newUser, openRoom, say, unique } from './helpers';
 
 test('two users in one room see each other live, in order, once', async ({ browser }) => {
   const room = await createRoom(unique('live'));
@@ -46,30 +46,6 @@ test('text is shown as text and links open safely', async ({ browser }) => {
   await expect(link).toHaveAttribute('rel', 'noopener noreferrer');
   await expect(ana.page.locator('.messages img')).toHaveCount(0);
 });
-
-/** Cuts `page`'s connection for real: blocks new Socket.IO requests and closes the open WebSocket. */
-async function cuttable(page: Page) {
-  let cut = false;
-  const open: { close: () => Promise<void> }[] = [];
-  await page.route('**/socket.io/**', (route) => (cut ? route.abort() : route.continue()));
-  await page.routeWebSocket(/\/socket\.io\//, (ws) => {
-    if (cut) {
-      ws.close();
-      return;
-    }
-    ws.connectToServer();
-    open.push(ws);
-  });
-  return {
-    async cut() {
-      cut = true;
-      await Promise.all(open.splice(0).map((ws) => ws.close()));
-    },
-    restore() {
-      cut = false;
-    },
-  };
-}
 
 test('a lost connection loses nothing and duplicates nothing', async ({ browser }) => {
   const room = await createRoom(unique('flaky'));
@@ -129,11 +105,12 @@ test('a message typed while offline survives a page reload and is sent once', as
 });
 
 /**
- * Bob has said 'before' in a new room; ana, connected over WebSocket from another room, opens it.
+ * Bob has said 'before' in a new room; ana, connected over WebSocket from another room, opens it
+ * and joins it.
  * Every frame the server sends ana goes through `onFrame` first: it is forwarded when that
  * resolves to true. `isJoinAnswer` marks the answer to her joinRoom of that room (an ack carrying
  * the room's name and "online"); `cut` closes her connection on both sides. Returns once ana has
- * clicked the room.
+ * clicked Join.
  */
 async function openRoomThrough(
   browser: Browser,
@@ -169,6 +146,7 @@ async function openRoomThrough(
   await openRoom(ana.page, lobby);
   await expect.poll(() => upgraded).toBe(true);
   await ana.page.locator('.room-link', { hasText: roomName }).click();
+  await ana.page.getByRole('button', { name: 'Join room' }).click();
   return { ana, bob };
 }
 

@@ -103,3 +103,101 @@ test('changing the password signs out the other sessions', async ({ browser }) =
   await expect(ana.page.getByRole('status').filter({ hasText: 'Password changed' })).toBeVisible();
   await expect(other).toHaveURL(/\/login$/);
 });
+
+test('deleting a message asks first', async ({ browser }) => {
+  const room = await createRoom(unique('sure'));
+  const ana = await newUser(browser, 'ana');
+  await openRoom(ana.page, room);
+  await say(ana.page, 'keep me');
+  await expect(messages(ana.page)).toHaveText(['keep me']);
+  const row = ana.page.getByRole('listitem').filter({ hasText: 'keep me' });
+
+  await row.hover();
+  await row.getByRole('button', { name: 'Delete message' }).click();
+  await expect(row.getByText('Delete this message?')).toBeVisible();
+  await row.getByRole('button', { name: 'Cancel' }).click();
+  await expect(row.getByRole('button', { name: 'Yes, delete' })).toHaveCount(0);
+  await expect(messages(ana.page)).toHaveText(['keep me']);
+  await ana.page.reload();
+  await expect(messages(ana.page)).toHaveText(['keep me']);
+
+  await row.hover();
+  await row.getByRole('button', { name: 'Delete message' }).click();
+  await row.getByRole('button', { name: 'Yes, delete' }).click();
+  await expect(messages(ana.page)).toHaveText(['Message deleted']);
+});
+
+test('the tab title counts unread messages', async ({ browser }) => {
+  const reading = await createRoom(unique('reading'));
+  const waitingName = unique('waiting');
+  const waiting = await createRoom(waitingName);
+  const ana = await newUser(browser, 'ana');
+  const bob = await newUser(browser, 'bob');
+  await openRoom(ana.page, waiting);
+  await openRoom(ana.page, reading);
+  await openRoom(bob.page, waiting);
+  await expect(ana.page).toHaveTitle('Tagarela');
+
+  for (const text of ['one', 'two', 'three']) {
+    await say(bob.page, text);
+  }
+
+  await expect(ana.page).toHaveTitle('(3) Tagarela');
+  await ana.page.locator('.room-link', { hasText: waitingName }).click();
+  await expect(messages(ana.page)).toHaveText(['one', 'two', 'three']);
+  await expect(ana.page).toHaveTitle('Tagarela');
+});
+
+test('a message shows its exact date and time when pointed at', async ({ browser }) => {
+  const room = await createRoom(unique('when'));
+  const ana = await newUser(browser, 'ana');
+  await openRoom(ana.page, room);
+  await say(ana.page, 'first');
+  await say(ana.page, 'second');
+  await expect(messages(ana.page)).toHaveText(['first', 'second']);
+  const year = String(new Date().getFullYear());
+
+  // The first of a group shows its time; the next one, under the same name, when pointed at.
+  for (const text of ['first', 'second']) {
+    const row = ana.page.getByRole('listitem').filter({ hasText: text });
+    await row.hover();
+    const time = row.locator('time');
+    await expect(time).toBeVisible();
+    const title = await time.getAttribute('title');
+    expect(title).toContain(year);
+    expect(title).toMatch(/\d{1,2}:\d{2}:\d{2}/);
+    // The same instant as the machine-readable time beside it.
+    const datetime = await time.getAttribute('datetime');
+    const expected = await ana.page.evaluate((iso) => new Date(iso!).toLocaleString('default', { dateStyle: 'full', timeStyle: 'medium' }), datetime);
+    expect(title).toBe(expected);
+  }
+});
+
+test("a room's draft survives switching rooms", async ({ browser }) => {
+  const one = unique('one');
+  const two = unique('two');
+  const first = await createRoom(one);
+  const second = await createRoom(two);
+  const ana = await newUser(browser, 'ana');
+  await openRoom(ana.page, second);
+  await openRoom(ana.page, first);
+  const box = ana.page.getByRole('textbox', { name: 'Message', exact: true });
+
+  await box.fill('half a thought');
+  await ana.page.locator('.room-link', { hasText: two }).click();
+  await expect(ana.page.getByRole('heading', { level: 1 })).toHaveText(`# ${two}`);
+  await expect(box).toHaveValue('');
+  await box.fill('another thought');
+  await ana.page.locator('.room-link', { hasText: one }).click();
+
+  await expect(ana.page.getByRole('heading', { level: 1 })).toHaveText(`# ${one}`);
+  await expect(box).toHaveValue('half a thought');
+  await ana.page.locator('.room-link', { hasText: two }).click();
+  await expect(box).toHaveValue('another thought');
+  // Sent, it is no longer a draft.
+  await box.press('Enter');
+  await expect(messages(ana.page)).toHaveText(['another thought']);
+  await ana.page.locator('.room-link', { hasText: one }).click();
+  await ana.page.locator('.room-link', { hasText: two }).click();
+  await expect(box).toHaveValue('');
+});

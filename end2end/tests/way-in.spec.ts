@@ -1,5 +1,5 @@
 import { test, expect } from '@playwright/test';
-import { PASSWORD, unique } from './helpers';
+import { BASE, PASSWORD, unique } from './helpers';
 
 /** Signs a new account up over the API (no cookie kept) and returns its name. */
 async function account(request: import('@playwright/test').APIRequestContext): Promise<string> {
@@ -10,7 +10,7 @@ async function account(request: import('@playwright/test').APIRequestContext): P
 }
 
 test('an anonymous visit to the chat is redirected by the server at once', async ({ playwright }) => {
-  const anonymous = await playwright.request.newContext({ baseURL: 'http://127.0.0.1:3123' });
+  const anonymous = await playwright.request.newContext({ baseURL: BASE });
 
   for (const path of ['/', '/rooms/1', '/settings']) {
     const response = await anonymous.get(path, { maxRedirects: 0 });
@@ -91,7 +91,7 @@ test('before the app has loaded, the sign-in form posts and the password stays o
   await page.waitForURL((url) => !url.pathname.startsWith('/login'));
 
   expect(requested.filter((r) => r.includes(PASSWORD.split(' ')[0]))).toEqual([]);
-  expect(requested).toContain(`POST http://127.0.0.1:3123/login`);
+  expect(requested).toContain(`POST ${BASE}/login`);
   const cookies = await context.cookies();
   expect(cookies.some((c) => c.name === 'tagarela_session' && c.value.length > 0)).toBe(true);
   // The server renders the chat for the signed-in visitor.

@@ -1,19 +1,32 @@
-//! The composer: Enter sends, Shift+Enter is a newline; read-only in archived rooms.
+//! The composer: Enter sends, Shift+Enter is a newline, Up in an empty box edits the user's last
+//! message; read-only in archived rooms. What is typed and not sent stays with the room.
 
+use super::message_list::Editing;
 use crate::client::use_chat;
 use crate::models::RoomId;
 use crate::validate::MessageText;
+use leptos::html::Textarea;
 use leptos::prelude::*;
 use std::time::Duration;
 
 /// Typing is announced at most this often while the user keeps typing.
 const TYPING_EVERY: Duration = Duration::from_secs(3);
 
-/// The message box of `room`.
+/// The message box of `room`; `field` is its text box, `editing` the message list's edit.
 #[component]
-pub fn Composer(room: RoomId, archived: Signal<bool>) -> impl IntoView {
+pub fn Composer(
+    room: RoomId,
+    archived: Signal<bool>,
+    editing: RwSignal<Option<Editing>>,
+    field: NodeRef<Textarea>,
+) -> impl IntoView {
     let chat = use_chat();
-    let text = RwSignal::new(String::new());
+    let text = RwSignal::new(chat.draft(room));
+    field.on_load(move |el| {
+        if chat.take_composer_focus(room) {
+            let _ = el.focus();
+        }
+    });
     let error = RwSignal::new(None::<String>);
     let typing_since = StoredValue::new(None::<f64>);
     let stop_typing = move || {
@@ -28,6 +41,7 @@ pub fn Composer(room: RoomId, archived: Signal<bool>) -> impl IntoView {
             Ok(_) => {
                 chat.send(room, raw);
                 text.set(String::new());
+                chat.set_draft(room, String::new());
                 error.set(None);
                 stop_typing();
             }
@@ -38,7 +52,9 @@ pub fn Composer(room: RoomId, archived: Signal<bool>) -> impl IntoView {
         }
     };
     let on_input = move |ev| {
-        text.set(event_target_value(&ev));
+        let value = event_target_value(&ev);
+        chat.set_draft(room, value.clone());
+        text.set(value);
         let now = crate::client::now_ms();
         let due = typing_since
             .get_value()
@@ -60,9 +76,33 @@ pub fn Composer(room: RoomId, archived: Signal<bool>) -> impl IntoView {
         );
     };
     let on_keydown = move |ev: leptos::ev::KeyboardEvent| {
-        if ev.key() == "Enter" && !ev.shift_key() && !ev.is_composing() {
-            ev.prevent_default();
-            send();
+        let plain = !(ev.shift_key() || ev.alt_key() || ev.ctrl_key() || ev.meta_key());
+        match ev.key().as_str() {
+            "Enter" if !ev.shift_key() && !ev.is_composing() => {
+                ev.prevent_default();
+                send();
+            }
+            "ArrowUp"
+                if plain
+                    && !ev.is_composing()
+                    && !archived.get_untracked()
+                    && text.with_untracked(String::is_empty) =>
+            {
+                let me = chat.me.with_untracked(|m| m.as_ref().map(|u| u.id));
+                let last = me.and_then(|me| {
+                    chat.logs
+                        .with_untracked(|l| l.get(&room).and_then(|log| log.last_editable(me)))
+                });
+                if let Some(message) = last {
+                    ev.prevent_default();
+                    stop_typing();
+                    editing.set(Some(Editing {
+                        message,
+                        from_composer: true,
+                    }));
+                }
+            }
+            _ => {}
         }
     };
     view! {
@@ -76,6 +116,7 @@ pub fn Composer(room: RoomId, archived: Signal<bool>) -> impl IntoView {
             <label for="composer-text" class="visually-hidden">"Message"</label>
             <textarea
                 id="composer-text"
+                node_ref=field
                 rows="2"
                 placeholder=move || if archived.get() { "This room is archived: it is read-only." } else { "Write a message…" }
                 readonly=move || archived.get()

@@ -53,15 +53,17 @@ pub fn RoomList(current: Memo<Option<RoomId>>) -> impl IntoView {
         move |pick: fn(&Room) -> bool| move || chat.rooms.with(|rooms| rooms.iter().any(pick));
     view! {
         <nav class="room-list" aria-label="Rooms">
-            <h2>"Your rooms"</h2>
-            <ul>{section(|r| r.member == Some(true) && !r.archived)}</ul>
+            <h2 id="your-rooms">"Your rooms"</h2>
+            <ul aria-labelledby="your-rooms">{section(|r| r.member == Some(true) && !r.archived)}</ul>
             <Show when=has(|r| r.member != Some(true) && !r.archived)>
-                <h2>"Other rooms"</h2>
-                <ul class="other-rooms">{section(|r| r.member != Some(true) && !r.archived)}</ul>
+                <h2 id="other-rooms">"Other rooms"</h2>
+                <ul class="other-rooms" aria-labelledby="other-rooms">
+                    {section(|r| r.member != Some(true) && !r.archived)}
+                </ul>
             </Show>
             <Show when=has(|r| r.archived)>
-                <h2>"Archived"</h2>
-                <ul class="archived-rooms">{section(|r| r.archived)}</ul>
+                <h2 id="archived-rooms">"Archived"</h2>
+                <ul class="archived-rooms" aria-labelledby="archived-rooms">{section(|r| r.archived)}</ul>
             </Show>
         </nav>
     }

@@ -1,10 +1,23 @@
-//! The open room: header (name, topic, who is online), messages, who is typing, the composer.
+//! The open room: header (name, topic, who is online), messages, who is typing, and the composer,
+//! or, in a room the user is not in, a Join button in its place.
 
 use super::composer::Composer;
-use super::message_list::MessageList;
+use super::message_list::{Editing, MessageList};
 use crate::client::use_chat;
 use crate::models::RoomId;
+use leptos::html::{Button, Textarea};
 use leptos::prelude::*;
+
+/// What takes the composer's place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Membership {
+    /// The room list has not loaded yet: nothing, rather than a composer that then vanishes.
+    Unknown,
+    /// The user may write here (read-only when archived).
+    Member,
+    /// Not the user's room: shown as it stands, with a Join button.
+    Visitor,
+}
 
 /// One room on screen.
 #[component]
@@ -14,6 +27,14 @@ pub fn RoomView(room: RoomId) -> impl IntoView {
     let name = move || info().map(|r| r.name).unwrap_or_default();
     let topic = move || info().map(|r| r.topic).unwrap_or_default();
     let archived = Signal::derive(move || info().is_some_and(|r| r.archived));
+    // A memo: the room list changes with every unread count, the composer must not.
+    let membership = Memo::new(move |_| match info() {
+        None => Membership::Unknown,
+        Some(r) if r.member == Some(true) => Membership::Member,
+        Some(_) => Membership::Visitor,
+    });
+    let editing = RwSignal::new(None::<Editing>);
+    let composer = NodeRef::<Textarea>::new();
     let online = move || {
         chat.online.with(|o| {
             o.get(&room)
@@ -34,6 +55,28 @@ pub fn RoomView(room: RoomId) -> impl IntoView {
             _ => "Several people are typing…".to_owned(),
         }
     };
+    let join_bar = move || {
+        if archived.get() {
+            return view! {
+                <p class="join-bar">"This room is archived: it is read-only."</p>
+            }
+            .into_any();
+        }
+        // Just left with the Leave button, which is gone: the focus moves here, not to the page.
+        let join = NodeRef::<Button>::new();
+        join.on_load(move |b| {
+            if chat.left_room.get_untracked() == Some(room) {
+                let _ = b.focus();
+            }
+        });
+        view! {
+            <div class="join-bar">
+                <p>"You are not in this room. Join it to write here and to get its new messages."</p>
+                <button node_ref=join on:click=move |_| chat.join(room)>"Join room"</button>
+            </div>
+        }
+        .into_any()
+    };
     view! {
         <section class="room" aria-labelledby="room-title">
             <header class="room-header">
@@ -41,19 +84,25 @@ pub fn RoomView(room: RoomId) -> impl IntoView {
                     <h1 id="room-title">"# " {name}</h1>
                     <p class="topic">{topic}</p>
                 </div>
-                <div class="room-tools">
-                    <details class="online">
-                        <summary>{move || format!("{} online", online().len())}</summary>
-                        <ul aria-label="Online">
-                            {move || online().into_iter().map(|n| view! { <li>{n}</li> }).collect_view()}
-                        </ul>
-                    </details>
-                    <button class="secondary" on:click=move |_| chat.leave(room)>"Leave"</button>
-                </div>
+                <Show when=move || membership.get() == Membership::Member>
+                    <div class="room-tools">
+                        <details class="online">
+                            <summary>{move || format!("{} online", online().len())}</summary>
+                            <ul aria-label="Online">
+                                {move || online().into_iter().map(|n| view! { <li>{n}</li> }).collect_view()}
+                            </ul>
+                        </details>
+                        <button class="secondary" on:click=move |_| chat.leave(room)>"Leave"</button>
+                    </div>
+                </Show>
             </header>
-            <MessageList room />
+            <MessageList room editing composer />
             <p class="typing" aria-live="polite">{typing}</p>
-            <Composer room archived />
+            {move || match membership.get() {
+                Membership::Member => view! { <Composer room archived editing field=composer /> }.into_any(),
+                Membership::Visitor => join_bar().into_any(),
+                Membership::Unknown => view! { <div class="join-bar" aria-hidden="true"></div> }.into_any(),
+            }}
         </section>
     }
 }

@@ -24,6 +24,27 @@ pub fn MessageText(text: String, #[prop(into)] me: Option<String>) -> impl IntoV
         .collect_view()
 }
 
+/// The full date and time of an RFC 3339 time, in the reader's language and time zone (e.g.
+/// "Sunday, 7 December 2025 at 14:05:09"), for the tooltip of a message's time.
+pub fn full_time(created_at: &str) -> String {
+    #[cfg(feature = "hydrate")]
+    {
+        let date = js_sys::Date::new(&created_at.into());
+        if date.get_time().is_nan() {
+            return created_at.to_owned();
+        }
+        let options = js_sys::Object::new();
+        let _ = js_sys::Reflect::set(&options, &"dateStyle".into(), &"full".into());
+        let _ = js_sys::Reflect::set(&options, &"timeStyle".into(), &"medium".into());
+        // "default": the browser's own language.
+        date.to_locale_string("default", &options).into()
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        created_at.to_owned()
+    }
+}
+
 /// "just now", "5 min ago", "14:05" or "2026-01-31 14:05", from an RFC 3339 time.
 pub fn relative_time(created_at: &str, now_ms: f64) -> String {
     #[cfg(feature = "hydrate")]

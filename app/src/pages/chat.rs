@@ -1,13 +1,24 @@
-//! `/` and `/rooms/:id`: the app shell (rooms, the open room, the connection banner).
+//! `/` and `/rooms/:id`: the app shell (rooms, the open room, the connection banner); the tab's
+//! title counts unread messages.
 
 use crate::client::{Connection, use_chat};
 use crate::components::banner::Banner;
-use crate::components::room_list::RoomList;
+use crate::components::room_list::{RoomList, badge_count};
 use crate::components::room_view::RoomView;
 use crate::models::RoomId;
 use leptos::prelude::*;
+use leptos_meta::Title;
 use leptos_router::components::A;
 use leptos_router::hooks::{use_navigate, use_params_map};
+
+/// The tab's title: "(3) Tagarela" with three unread messages, so they show from other tabs.
+pub fn tab_title(unread: i64) -> String {
+    if unread > 0 {
+        format!("({}) Tagarela", badge_count(unread))
+    } else {
+        "Tagarela".to_owned()
+    }
+}
 
 /// The chat.
 #[component]
@@ -53,7 +64,19 @@ pub fn ChatPage() -> impl IntoView {
             let _ = web_sys::Notification::request_permission();
         }
     };
+    let left_name = move || {
+        chat.left_room
+            .get()
+            .and_then(|id| chat.room(id))
+            .map(|r| r.name)
+    };
+    let undo_leave = move |_| {
+        if let Some(id) = chat.left_room.get_untracked() {
+            chat.join(id);
+        }
+    };
     view! {
+        <Title text=move || tab_title(chat.unread_total()) />
         <div class="app">
             <header class="topbar">
                 <A href="/" attr:class="brand">"Tagarela"</A>
@@ -68,6 +91,16 @@ pub fn ChatPage() -> impl IntoView {
                     <button class="link" on:click=move |_| chat.sign_out(false)>"Sign out"</button>
                 </nav>
             </header>
+            // Always there, so that what appears in it is announced.
+            <div role="status" class="toasts">
+                {move || left_name().map(|name| view! {
+                    <p class="notice info">
+                        {format!("You left # {name}.")}
+                        <button class="link" on:click=undo_leave>"Undo"</button>
+                        <button class="link" on:click=move |_| chat.left_room.set(None)>"Dismiss"</button>
+                    </p>
+                })}
+            </div>
             <Show when=move || chat.notice.get().is_some()>
                 <p class="notice" role="alert">
                     {move || chat.notice.get()}
@@ -84,5 +117,17 @@ pub fn ChatPage() -> impl IntoView {
                 </div>
             </div>
         </div>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_tab_title_counts_unread_messages_as_the_badges_do() {
+        assert_eq!(tab_title(0), "Tagarela");
+        assert_eq!(tab_title(3), "(3) Tagarela");
+        assert_eq!(tab_title(250), "(99+) Tagarela");
     }
 }

@@ -1,4 +1,5 @@
-//! `/admin/users`: search, promote/demote, ban/unban (the last admin is protected by the server).
+//! `/admin/users`: search, promote/demote, ban (asked twice) and unban; the server protects the
+//! last admin.
 
 use super::AdminShell;
 use crate::models::{Role, User};
@@ -11,10 +12,29 @@ fn user_row(user: User) -> impl IntoView {
         Role::Admin => ("demote", "Demote"),
         Role::User => ("promote", "Promote"),
     };
-    let (ban_intent, ban_label) = if user.banned {
-        ("unban", "Unban")
+    let name = user.username.clone();
+    // A ban signs the user out everywhere at once: it is confirmed first, in a disclosure, so
+    // that it still works without JavaScript. An unban undoes nothing and needs no second step.
+    let ban_form = move |intent: &'static str, label: &'static str, id: String| {
+        view! {
+            <form method="post" action="/admin/users" class="inline">
+                <input type="hidden" name="intent" value=intent />
+                <input type="hidden" name="id" value=id />
+                <button type="submit" class="danger">{format!("{label} {name}")}</button>
+            </form>
+        }
+    };
+    let ban = if user.banned {
+        ban_form("unban", "Unban", id.clone()).into_any()
     } else {
-        ("ban", "Ban")
+        view! {
+            <details>
+                <summary>{format!("Ban {}…", user.username)}</summary>
+                <p>"Signs them out everywhere and refuses their sign-ins until unbanned."</p>
+                {ban_form("ban", "Ban", id.clone())}
+            </details>
+        }
+        .into_any()
     };
     view! {
         <tr data-user=user.username.clone()>
@@ -24,14 +44,10 @@ fn user_row(user: User) -> impl IntoView {
             <td class="row-actions">
                 <form method="post" action="/admin/users" class="inline">
                     <input type="hidden" name="intent" value=role_intent />
-                    <input type="hidden" name="id" value=id.clone() />
+                    <input type="hidden" name="id" value=id />
                     <button type="submit" class="secondary">{format!("{role_label} {}", user.username)}</button>
                 </form>
-                <form method="post" action="/admin/users" class="inline">
-                    <input type="hidden" name="intent" value=ban_intent />
-                    <input type="hidden" name="id" value=id />
-                    <button type="submit" class="danger">{format!("{ban_label} {}", user.username)}</button>
-                </form>
+                {ban}
             </td>
         </tr>
     }
