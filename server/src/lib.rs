@@ -2,6 +2,10 @@
 //! one axum router and one port, over SQLite. `main.rs` only starts it; tests build
 //! `startup::Application` directly.
 
+// The room view's typed view tree is deep: the release profile's layout queries, when this
+// crate renders it on the server, need more depth than the default.
+#![recursion_limit = "256"]
+
 pub mod admin;
 pub mod assets;
 pub mod auth;
