@@ -129,6 +129,8 @@ pub struct Config {
     pub socket_queue_max_kib: u64,
     /// History and catch-up pages read for one socket at once.
     pub socket_pages_in_flight: usize,
+    /// A history or catch-up page stops at about this much JSON, in KiB.
+    pub page_max_kib: u64,
     /// A connection whose writes make no progress this long (a client that stopped reading) is
     /// closed; also how long a long-polling socket may go without polling.
     pub write_timeout: Duration,
@@ -140,6 +142,11 @@ impl Config {
     /// `socket_queue_max_kib` in bytes.
     pub fn socket_queue_max_bytes(&self) -> u64 {
         self.socket_queue_max_kib.saturating_mul(1024)
+    }
+
+    /// `page_max_kib` in bytes.
+    pub fn page_max_bytes(&self) -> usize {
+        usize::try_from(self.page_max_kib.saturating_mul(1024)).unwrap_or(usize::MAX)
     }
 }
 
@@ -227,6 +234,7 @@ impl Config {
                 .context("SOCKET_QUEUE_MAX_KIB")?,
             socket_pages_in_flight: positive(&parse_or("SOCKET_PAGES_IN_FLIGHT", "2"))
                 .context("SOCKET_PAGES_IN_FLIGHT")? as usize,
+            page_max_kib: positive(&parse_or("PAGE_MAX_KIB", "1024")).context("PAGE_MAX_KIB")?,
             write_timeout: parse_duration(&parse_or("WRITE_TIMEOUT", "30s"))
                 .context("WRITE_TIMEOUT")?,
             connect_timeout: parse_duration(&parse_or("SOCKET_CONNECT_TIMEOUT", "10s"))
@@ -281,6 +289,7 @@ mod tests {
         assert_eq!(config.handshake_rate, Rate::parse("120/1m").unwrap());
         assert_eq!(config.socket_queue_max_bytes(), 4 * 1024 * 1024);
         assert_eq!(config.socket_pages_in_flight, 2);
+        assert_eq!(config.page_max_bytes(), 1024 * 1024);
         assert_eq!(config.write_timeout, Duration::from_secs(30));
         assert_eq!(config.connect_timeout, Duration::from_secs(10));
     }

@@ -17,7 +17,7 @@ variable is optional:
   ALLOWED_ORIGINS          extra browser origins, comma-separated
   ADMIN_USERNAME, ADMIN_PASSWORD   an admin that must exist at start
   MESSAGE_RATE, LOGIN_RATE, REGISTER_RATE, HANDSHAKE_RATE, SOCKET_EVENT_RATE   rate limits
-  MAX_SOCKETS_PER_USER, SOCKET_QUEUE_MAX_KIB, SOCKET_PAGES_IN_FLIGHT   per-user and per-socket limits
+  MAX_SOCKETS_PER_USER, SOCKET_QUEUE_MAX_KIB, SOCKET_PAGES_IN_FLIGHT, PAGE_MAX_KIB   size limits
   WRITE_TIMEOUT, SOCKET_CONNECT_TIMEOUT   how long a stalled or unauthenticated connection may stay
   METRICS_TOKEN            protects /metrics
   RUST_LOG                 log filter (info)

@@ -20,9 +20,6 @@ pub const CATCH_UP_PAGE: i64 = 500;
 pub const HISTORY_DEFAULT: i64 = 50;
 /// The largest history page.
 pub const HISTORY_MAX: i64 = 200;
-/// A history or catch-up page stops at about this many bytes of JSON (at least one message),
-/// with `hasMore: true`: 500 messages of 4,000 characters would otherwise be 8 MB in one reply.
-pub const PAGE_MAX_BYTES: usize = 1024 * 1024;
 
 /// About how many bytes `message` takes as JSON: its text and names plus the fixed fields. For
 /// page sizes and what a socket has queued, where an estimate serves.
@@ -34,15 +31,16 @@ pub fn approx_json_bytes(message: &Message) -> usize {
         + message.client_id.as_ref().map_or(0, String::len)
 }
 
-/// Cuts `messages` after the first ones that fit `PAGE_MAX_BYTES` (always keeping one); true if
-/// it cut any.
-fn cut_to_page_bytes(messages: &mut Vec<Message>) -> bool {
+/// Cuts `messages` after the first ones that fit in `max_bytes` of JSON (always keeping one);
+/// true if it cut any. A history or catch-up page then says `hasMore: true`: 500 messages of
+/// 4,000 characters would otherwise be 8 MB in one reply (`PAGE_MAX_KIB`).
+fn cut_to_page_bytes(messages: &mut Vec<Message>, max_bytes: usize) -> bool {
     let mut total = 0;
     let keep = messages
         .iter()
         .position(|m| {
             total += approx_json_bytes(m);
-            total > PAGE_MAX_BYTES
+            total > max_bytes
         })
         .map_or(messages.len(), |over| over.max(1));
     let cut = keep < messages.len();
@@ -182,7 +180,7 @@ pub async fn history(
     let mut has_more = messages.len() as i64 > limit;
     messages.truncate(limit as usize);
     // Newest first here: a cut keeps the newest, and the client pages on from the oldest kept.
-    has_more |= cut_to_page_bytes(&mut messages);
+    has_more |= cut_to_page_bytes(&mut messages, state.config.page_max_bytes());
     messages.reverse();
     Ok((messages, has_more))
 }
@@ -199,6 +197,6 @@ pub async fn changes_since(
         .await?;
     let mut has_more = messages.len() as i64 > CATCH_UP_PAGE;
     messages.truncate(CATCH_UP_PAGE as usize);
-    has_more |= cut_to_page_bytes(&mut messages);
+    has_more |= cut_to_page_bytes(&mut messages, state.config.page_max_bytes());
     Ok((messages, has_more))
 }

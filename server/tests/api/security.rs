@@ -705,3 +705,46 @@ async fn a_polling_socket_that_stops_polling_is_closed_after_the_write_timeout()
         "the session is still open"
     );
 }
+
+/// A history or catch-up page stops at about `PAGE_MAX_KIB` of JSON and says there is more;
+/// paging on from it reaches every message.
+#[tokio::test]
+async fn pages_stop_at_their_byte_limit_and_page_on() {
+    let app = spawn_app_with(&[("PAGE_MAX_KIB", "64")]).await;
+    let admin = app.token("admin").await;
+    let room = room_of_long_messages(&app, &admin, 40).await;
+    let socket = app.socket(&admin).await;
+
+    let catch_up = socket
+        .request("joinRoom", json!({"roomId": room, "since": 0}))
+        .await;
+    let mut seen = 0;
+    let mut before: Option<i64> = None;
+    let mut pages = 0;
+    loop {
+        let mut payload = json!({"roomId": room, "limit": 200});
+        if let Some(before) = before {
+            payload["before"] = json!(before);
+        }
+        let page = socket.request("history", payload).await;
+        let messages = page["messages"].as_array().expect("messages").clone();
+        seen += messages.len();
+        pages += 1;
+        if page["hasMore"] != true || pages > 10 {
+            break;
+        }
+        before = messages.first().and_then(|m| m["id"].as_i64());
+    }
+
+    let first_page = catch_up["messages"].as_array().expect("messages").len();
+    assert!(
+        (1..40).contains(&first_page),
+        "{first_page} messages in 64 KiB"
+    );
+    assert_eq!(catch_up["hasMore"], true);
+    assert_eq!(
+        seen, 40,
+        "paging on from each cut page reaches every message"
+    );
+    assert!(pages > 1);
+}
