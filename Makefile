@@ -82,9 +82,8 @@ lint: lint-tools
 test-rust: py-clients
 	cargo $(CARGO_TEST) -p server -p app --features app/ssr
 
-# Builds the site and the debug server, then Playwright starts that server on a fresh database.
-test-e2e:
-	cargo leptos build
+# The browser tests run the release binary, as people run it (the build checks it too), on a fresh database.
+test-e2e: release
 	cd end2end && npx playwright test
 
 # The site first, then the server that embeds it: one self-contained executable.

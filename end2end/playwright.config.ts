@@ -26,8 +26,9 @@ export default defineConfig({
     },
   },
   webServer: {
-    command:
-      'dir=$(mktemp -d) && DATABASE_URL="sqlite://$dir/e2e.db" exec ../target/debug/tagarela',
+    // The release binary, as people run it (embedded, precompressed, content-hashed bundle);
+    // E2E_BIN names another (e.g. ../target/debug/tagarela after `cargo leptos build`).
+    command: `dir=$(mktemp -d) && DATABASE_URL="sqlite://$dir/e2e.db" exec ${process.env.E2E_BIN ?? '../target/release/tagarela'}`,
     url: `http://127.0.0.1:${port}/healthz`,
     reuseExistingServer: false,
     timeout: 60_000,
