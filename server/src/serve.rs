@@ -138,6 +138,12 @@ pub struct GuardedIo {
     timeout: Duration,
     /// Started when a write first had to wait; cleared by any progress.
     stalled: Option<Pin<Box<Sleep>>>,
+    /// Set once a write timed out: the connection is over, reads fail too. (engineioxide's
+    /// WebSocket writer ignores write errors and goes on; its reader ending is what closes the
+    /// session.)
+    dead: bool,
+    /// The task waiting to read, woken when the connection dies.
+    reader: Option<std::task::Waker>,
     link: ConnectionLink,
 }
 
@@ -147,6 +153,8 @@ impl GuardedIo {
             tcp,
             timeout,
             stalled: None,
+            dead: false,
+            reader: None,
             link,
         }
     }
@@ -167,11 +175,17 @@ impl GuardedIo {
             .stalled
             .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
         ready!(stalled.as_mut().poll(cx));
-        Poll::Ready(Err(io::Error::new(
-            io::ErrorKind::TimedOut,
-            "the client stopped reading",
-        )))
+        self.dead = true;
+        if let Some(reader) = self.reader.take() {
+            reader.wake();
+        }
+        Poll::Ready(Err(stopped_reading()))
     }
+}
+
+/// The error of a connection whose client stopped reading (`WRITE_TIMEOUT`).
+fn stopped_reading() -> io::Error {
+    io::Error::new(io::ErrorKind::TimedOut, "the client stopped reading")
 }
 
 /// The error of a connection whose socket was closed by the server (`Outbox::kill`).
@@ -188,10 +202,22 @@ impl AsyncRead for GuardedIo {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
+        if self.dead {
+            return Poll::Ready(Err(stopped_reading()));
+        }
         if self.link.poll_killed(cx) {
             return Poll::Ready(Err(killed()));
         }
-        Pin::new(&mut self.tcp).poll_read(cx, buf)
+        let poll = Pin::new(&mut self.tcp).poll_read(cx, buf);
+        if poll.is_pending()
+            && !self
+                .reader
+                .as_ref()
+                .is_some_and(|w| w.will_wake(cx.waker()))
+        {
+            self.reader = Some(cx.waker().clone());
+        }
+        poll
     }
 }
 
@@ -201,6 +227,9 @@ impl AsyncWrite for GuardedIo {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
+        if self.dead {
+            return Poll::Ready(Err(stopped_reading()));
+        }
         if self.link.poll_killed(cx) {
             return Poll::Ready(Err(killed()));
         }
@@ -216,6 +245,9 @@ impl AsyncWrite for GuardedIo {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
+        if self.dead {
+            return Poll::Ready(Err(stopped_reading()));
+        }
         let poll = Pin::new(&mut self.tcp).poll_write_vectored(cx, bufs);
         if let Poll::Ready(Ok(n)) = poll {
             self.link.written(n);
