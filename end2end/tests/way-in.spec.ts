@@ -1,12 +1,27 @@
-import { test, expect } from '@playwright/test';
+import { test, expect, APIRequestContext, Browser, BrowserContext, Page } from '@playwright/test';
 import { BASE, PASSWORD, unique } from './helpers';
 
 /** Signs a new account up over the API (no cookie kept) and returns its name. */
-async function account(request: import('@playwright/test').APIRequestContext): Promise<string> {
+async function account(request: APIRequestContext): Promise<string> {
   const name = unique('way');
   const r = await request.post('/api/auth/register', { data: { username: name, password: PASSWORD } });
   expect(r.status()).toBe(201);
   return name;
+}
+
+/** A browser context with a new account that is signed out, and a page in it. */
+async function signedOut(browser: Browser): Promise<{ context: BrowserContext; page: Page; name: string }> {
+  const context = await browser.newContext();
+  const name = await account(context.request);
+  await context.clearCookies();
+  return { context, page: await context.newPage(), name };
+}
+
+/** Fills the sign-in form and submits it. */
+async function signIn(page: Page, name: string, password: string = PASSWORD): Promise<void> {
+  await page.getByLabel('Username').fill(name);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
 }
 
 test('an anonymous visit to the chat is redirected by the server at once', async ({ playwright }) => {
@@ -21,17 +36,12 @@ test('an anonymous visit to the chat is redirected by the server at once', async
 });
 
 test('sent from the chat to sign in, signing in lands in the chat', async ({ browser }) => {
-  const context = await browser.newContext();
-  const name = await account(context.request);
-  await context.clearCookies();
-  const page = await context.newPage();
+  const { context, page, name } = await signedOut(browser);
 
   await page.goto('/');
   await expect(page).toHaveURL(/\/login$/);
   await expect(page.locator('[data-hydrated="true"]')).toBeAttached();
-  await page.getByLabel('Username').fill(name);
-  await page.getByLabel('Password').fill(PASSWORD);
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await signIn(page, name);
 
   await expect(page.getByTestId('connection')).toHaveText('Connected');
   await expect(page).not.toHaveURL(/\/login/);
@@ -65,9 +75,7 @@ test('signing out and back in within one tab lands in the chat', async ({ browse
   await page.getByRole('button', { name: 'Sign out' }).click();
   await expect(page).toHaveURL(/\/login$/);
   await expect(page.locator('[data-hydrated="true"]')).toBeAttached();
-  await page.getByLabel('Username').fill(name);
-  await page.getByLabel('Password').fill(PASSWORD);
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await signIn(page, name);
 
   await expect(page.getByTestId('connection')).toHaveText('Connected');
   await expect(page.getByText(name)).toBeVisible();
@@ -75,19 +83,14 @@ test('signing out and back in within one tab lands in the chat', async ({ browse
 });
 
 test('before the app has loaded, the sign-in form posts and the password stays out of the URL', async ({ browser }) => {
-  const context = await browser.newContext();
-  const name = await account(context.request);
-  await context.clearCookies();
-  const page = await context.newPage();
+  const { context, page, name } = await signedOut(browser);
   // A slow link, to the extreme: the WebAssembly never arrives.
   await page.route('**/*.wasm', (route) => route.abort());
   const requested: string[] = [];
   page.on('request', (r) => requested.push(`${r.method()} ${r.url()}`));
 
   await page.goto('/login');
-  await page.getByLabel('Username').fill(name);
-  await page.getByLabel('Password').fill(PASSWORD);
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await signIn(page, name);
   await page.waitForURL((url) => !url.pathname.startsWith('/login'));
 
   expect(requested.filter((r) => r.includes(PASSWORD.split(' ')[0]))).toEqual([]);
@@ -100,16 +103,11 @@ test('before the app has loaded, the sign-in form posts and the password stays o
 });
 
 test('a wrong password in the form posted before the app loads comes back as an error', async ({ browser }) => {
-  const context = await browser.newContext();
-  const name = await account(context.request);
-  await context.clearCookies();
-  const page = await context.newPage();
+  const { context, page, name } = await signedOut(browser);
   await page.route('**/*.wasm', (route) => route.abort());
 
   await page.goto('/login');
-  await page.getByLabel('Username').fill(name);
-  await page.getByLabel('Password').fill('not the password');
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await signIn(page, name, 'not the password');
 
   await expect(page.getByRole('alert')).toHaveText('Wrong username or password.');
   await expect(page.getByLabel('Username')).toHaveValue(name);

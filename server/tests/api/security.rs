@@ -191,23 +191,30 @@ async fn room_of_long_messages(app: &TestApp, admin: &str, count: usize) -> i64 
     room
 }
 
-/// The attack: ask for large pages and never read them. Each reply would stay queued for as
-/// long as the socket lives; past `SOCKET_QUEUE_MAX_KIB` the server closes the socket instead.
-#[tokio::test]
-async fn a_socket_that_does_not_read_its_replies_is_closed() {
-    let app = spawn_app_with(&[("SOCKET_QUEUE_MAX_KIB", "1024"), ("WRITE_TIMEOUT", "60s")]).await;
+/// A signed-in WebSocket that has asked for `pages` history pages of 200 messages of 4,000
+/// characters (about 0.85 MB each) and reads none of them.
+async fn ask_for_long_pages(app: &TestApp, pages: usize) -> RawSocket {
     let admin = app.token("admin").await;
-    let room = room_of_long_messages(&app, &admin, 200).await;
-    let mut raw = RawSocket::open(&app, Some(&admin)).await;
+    let room = room_of_long_messages(app, &admin, 200).await;
+    let mut raw = RawSocket::open(app, Some(&admin)).await;
     raw.send_text("40").await;
-
-    // 40 pages of 200 messages: about 33 MB of replies, far beyond what the kernel buffers.
-    for ack in 0..40 {
+    for ack in 0..pages {
         raw.send_text(&format!(
             r#"42{ack}["history",{{"roomId":{room},"limit":200}}]"#
         ))
         .await;
     }
+    raw
+}
+
+/// The attack: ask for large pages and never read them. Each reply would stay queued for as
+/// long as the socket lives; past `SOCKET_QUEUE_MAX_KIB` the server closes the socket instead.
+#[tokio::test]
+async fn a_socket_that_does_not_read_its_replies_is_closed() {
+    let app = spawn_app_with(&[("SOCKET_QUEUE_MAX_KIB", "1024"), ("WRITE_TIMEOUT", "60s")]).await;
+
+    // 40 pages of 200 messages: about 33 MB of replies, far beyond what the kernel buffers.
+    let mut raw = ask_for_long_pages(&app, 40).await;
     // Reading any earlier would drain what the server holds before it is over the cap.
     tokio::time::sleep(std::time::Duration::from_secs(6)).await;
     let closed = raw.closed_within(std::time::Duration::from_secs(20)).await;
@@ -220,18 +227,9 @@ async fn a_socket_that_does_not_read_its_replies_is_closed() {
 async fn a_websocket_that_stops_reading_is_closed_after_the_write_timeout() {
     // A cap on unread replies too high to matter here: only the stalled writes close it.
     let app = spawn_app_with(&[("WRITE_TIMEOUT", "1s"), ("SOCKET_QUEUE_MAX_KIB", "1000000")]).await;
-    let admin = app.token("admin").await;
-    let room = room_of_long_messages(&app, &admin, 200).await;
-    let mut raw = RawSocket::open(&app, Some(&admin)).await;
-    raw.send_text("40").await;
 
     // About 10 MB of replies: more than the kernel takes, so the writes stall.
-    for ack in 0..12 {
-        raw.send_text(&format!(
-            r#"42{ack}["history",{{"roomId":{room},"limit":200}}]"#
-        ))
-        .await;
-    }
+    let mut raw = ask_for_long_pages(&app, 12).await;
     // Long enough for a slow machine to produce the replies and fill the kernel's buffers, and
     // for the stall to last the timeout: reading any earlier would end the stall.
     for _ in 0..8 {
