@@ -89,6 +89,8 @@ function reading(id, e) {
     const alive = String(v('alive') ?? '');
     if (!(peak > 0 && after > 0 && second > 0) || !alive.startsWith('closed')) return null;
     if (after < 0.5 * peak) return 'the memory went back once the sessions had expired.';
+    const start = v('rss_start');
+    if (start > 0 && peak - start < 10) return `few sessions were opened, so the memory hardly moved (${Math.round(start)} → ${Math.round(peak)} MB) and stayed there.`;
     const grew = second - peak;
     return `the sessions had expired (a poll with the last one's id answered 400), yet the process kept ${Math.round(after)} MB: freed memory the allocator does not return. The second flood reused it (its peak ${grew >= 0 ? `only ${Math.round(grew)} MB higher` : 'no higher'}), so it is held, not leaked; until reused, it is the server's.`;
   }

@@ -24,7 +24,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { nowMs, procCpuMs, procRssKb, sleep, summarize } from './lib.mjs';
+import { nowMs, poolRun, procCpuMs, procRssKb, sleep, summarize } from './lib.mjs';
 
 const { values: opt } = parseArgs({
   options: {
@@ -247,20 +247,6 @@ async function userLogin(username) {
 }
 
 const createRoom = (token, name) => must(`create room ${name}`, api('POST', '/api/admin/rooms', { name }, token));
-
-async function poolRun(n, limit, fn) {
-  const out = new Array(n);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(limit, n) }, async () => {
-      while (next < n) {
-        const i = next++;
-        out[i] = await fn(i);
-      }
-    }),
-  );
-  return out;
-}
 
 /** About `size` characters of text, different for each message. */
 function longText(i, size) {
@@ -890,7 +876,7 @@ async function attackPolling() {
   const second = await pollingFlood(MAX, CONCURRENCY, LIMIT_S);
   await sleep(1000);
   const peakSecond = rss.peak;
-  log(`second flood: ${second.ok} sessions in ${second.seconds.toFixed(1)} s; RSS peak ${mb(peakSecond)} MB; first flood's last session ${alive}`);
+  log(`second flood: ${second.ok} sessions in ${second.seconds.toFixed(1)} s; RSS peak ${mb(peakSecond)} MB; first flood's last Engine.IO session ${alive}`);
   fig('sent', `handshake requests sent (in ${round(first.seconds, 1)} s, ${CONCURRENCY} at a time)`, first.sent);
   fig('ok', '… answered 200 (a session opened)', first.ok);
   fig('refused', '… refused (another status) / failed (connection error)', `${first.refused} / ${first.failed}`, 'text');
@@ -898,7 +884,7 @@ async function attackPolling() {
   fig('rss_peak', 'server RSS peak, MB', mb(peakFirst), 'MB');
   fig('rss_end', 'server RSS when the flood stopped, MB', mb(atEnd), 'MB');
   marks.forEach((m, i) => fig(`rss_after_${i}`, `server RSS ${m.at_s} s after, MB`, mb(m.rss_kb), 'MB'));
-  fig('alive', `the flood's last session ${marks.at(-1).at_s} s after`, alive, 'text');
+  fig('alive', `the flood's last Engine.IO session ${marks.at(-1).at_s} s after`, alive, 'text');
   fig('second', `the same flood again (${second.ok.toLocaleString('en-US')} sessions): server RSS peak, MB`, mb(peakSecond), 'MB');
   fig('cpu_per_1k', 'server CPU per 1,000 requests, ms', round((cpu / Math.max(1, first.sent)) * 1000, 0), 'ms');
   result.counts = { first: { ...first, sids: undefined }, second: { ...second, sids: undefined }, last_session_after: alive, server_cpu_ms: cpu };

@@ -166,3 +166,18 @@ export function spread(values) {
   const median = v.length % 2 ? v[mid] : (v[mid - 1] + v[mid]) / 2;
   return { median, min: v[0], max: v[v.length - 1], n: v.length };
 }
+
+/** Runs `fn(0..n)` with at most `limit` at once; the results in order. */
+export async function poolRun(n, limit, fn) {
+  const out = new Array(n);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(limit, n) }, async () => {
+      while (next < n) {
+        const i = next++;
+        out[i] = await fn(i);
+      }
+    }),
+  );
+  return out;
+}

@@ -14,7 +14,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import os from 'node:os';
-import { BitSet, nowMs, procCpuMs, procCpuTimes, procCtxSwitches, procRssKb, sleep, summarize } from './lib.mjs';
+import { BitSet, nowMs, poolRun, procCpuMs, procCpuTimes, procCtxSwitches, procRssKb, sleep, summarize } from './lib.mjs';
 
 const PRESETS = {
   connections: { sizes: '1000,5000,10000', 'sockets-per-user': '100', 'connect-concurrency': '100', hold: '5', settle: '2' },
@@ -211,20 +211,6 @@ async function waitHealthy() {
     await sleep(200);
   }
   throw new Error('server not healthy after 20 s');
-}
-
-async function poolRun(n, limit, fn) {
-  const out = new Array(n);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(limit, n) }, async () => {
-      while (next < n) {
-        const i = next++;
-        out[i] = await fn(i);
-      }
-    }),
-  );
-  return out;
 }
 
 /** Registers (or logs in) `count` users; returns their tokens. */

@@ -299,6 +299,16 @@ impl TestApp {
             .expect("request")
     }
 
+    /// Opens an Engine.IO long-polling session by hand (no Socket.IO CONNECT) and returns its id.
+    pub async fn polling_session(&self) -> String {
+        let open = self.get("/socket.io/?EIO=4&transport=polling", None).await;
+        let text = open.text().await.expect("open packet");
+        serde_json::from_str::<Value>(&text[1..]).expect("open JSON")["sid"]
+            .as_str()
+            .expect("sid")
+            .to_owned()
+    }
+
     /// A new connection pool on the app's own database file, for arranging what no route does yet.
     pub async fn db(&self) -> sqlx::SqlitePool {
         let path = self.dir.path().join("tagarela.db");

@@ -454,17 +454,7 @@ async fn oversized_frames_close_only_their_own_socket() {
 #[tokio::test]
 async fn a_two_mib_polling_body_closes_that_session() {
     let app = spawn_app().await;
-    let open = app
-        .http
-        .get(app.url("/socket.io/?EIO=4&transport=polling"))
-        .send()
-        .await
-        .unwrap();
-    let text = open.text().await.unwrap();
-    let sid = serde_json::from_str::<Value>(&text[1..]).unwrap()["sid"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let sid = app.polling_session().await;
     let url = app.url(&format!("/socket.io/?EIO=4&transport=polling&sid={sid}"));
 
     let big = app

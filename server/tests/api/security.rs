@@ -297,12 +297,7 @@ async fn handshakes_beyond_the_rate_of_an_address_are_refused() {
 #[tokio::test]
 async fn a_session_that_never_connects_is_closed_after_the_connect_timeout() {
     let app = spawn_app_with(&[("SOCKET_CONNECT_TIMEOUT", "1s")]).await;
-    let open = app.get("/socket.io/?EIO=4&transport=polling", None).await;
-    let text = open.text().await.expect("open packet");
-    let sid = serde_json::from_str::<Value>(&text[1..]).expect("open JSON")["sid"]
-        .as_str()
-        .expect("sid")
-        .to_owned();
+    let sid = app.polling_session().await;
 
     tokio::time::sleep(std::time::Duration::from_secs(2)).await;
     let poll = tokio::time::timeout(
@@ -659,12 +654,7 @@ impl LogReader {
 async fn a_polling_socket_that_stops_polling_is_closed_after_the_write_timeout() {
     let app = spawn_app_with(&[("WRITE_TIMEOUT", "1s")]).await;
     let token = app.token("ana").await;
-    let open = app.get("/socket.io/?EIO=4&transport=polling", None).await;
-    let text = open.text().await.expect("open packet");
-    let sid = serde_json::from_str::<Value>(&text[1..]).expect("open JSON")["sid"]
-        .as_str()
-        .expect("sid")
-        .to_owned();
+    let sid = app.polling_session().await;
     let url = format!("/socket.io/?EIO=4&transport=polling&sid={sid}");
     let post = |body: String| {
         app.http
