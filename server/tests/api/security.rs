@@ -736,3 +736,22 @@ async fn pages_stop_at_their_byte_limit_and_page_on() {
     );
     assert!(pages > 1);
 }
+
+/// Pages beyond `SOCKET_PAGES_IN_FLIGHT` wait their turn: none is refused, every one answers.
+#[tokio::test]
+async fn pages_beyond_those_in_flight_wait_and_all_answer() {
+    let app = spawn_app_with(&[("SOCKET_PAGES_IN_FLIGHT", "1")]).await;
+    let admin = app.token("admin").await;
+    let room = room_of_long_messages(&app, &admin, 20).await;
+    let socket = app.socket(&admin).await;
+
+    let pages = futures_util::future::join_all(
+        (0..8).map(|_| socket.request("history", json!({"roomId": room, "limit": 200}))),
+    )
+    .await;
+
+    for page in &pages {
+        assert_eq!(page["ok"], true, "{page}");
+        assert_eq!(page["messages"].as_array().map(Vec::len), Some(20));
+    }
+}
