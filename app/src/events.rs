@@ -1,4 +1,4 @@
-//! The Socket.IO events of `shared/API.md`: names (once, here) and payload types, shared by the
+//! The Socket.IO events of `docs/API.md`: names (once, here) and payload types, shared by the
 //! server's handlers and the browser's socket. Event payloads are camelCase, as API.md spells them.
 
 use serde::de::DeserializeOwned;

@@ -1,4 +1,4 @@
-//! The resource shapes of `shared/API.md` (`user`, `room`, `message`, the error body), as sent on
+//! The resource shapes of `docs/API.md` (`user`, `room`, `message`, the error body), as sent on
 //! the wire by the server and read by the browser. Resource fields are snake_case, as API.md spells them.
 
 use serde::{Deserialize, Serialize};

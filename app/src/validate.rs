@@ -1,4 +1,4 @@
-//! The input rules of `shared/API.md` as newtypes whose `parse()` both the browser (to show errors
+//! The input rules of `docs/API.md` as newtypes whose `parse()` both the browser (to show errors
 //! inline) and the server (to enforce them) call, so a rule lives in one place.
 
 use thiserror::Error;

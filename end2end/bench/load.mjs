@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Tagarela load tool: drives a running chat server through the public contract (shared/API.md)
+// Tagarela load tool: drives a running chat server through the public contract (docs/API.md)
 // with the official socket.io-client, from several worker threads, and prints one JSON report.
 //
 //   node end2end/bench/load.mjs --scenario connections|fanout|throughput|reconnect \
