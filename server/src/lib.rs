@@ -1,6 +1,34 @@
 //! Tagarela's server: the HTTP API, the Socket.IO realtime layer and the server-rendered pages on
 //! one axum router and one port, over SQLite. `main.rs` only starts it; tests build
 //! `startup::Application` directly.
+//!
+//! # The map
+//!
+//! ```text
+//!             HTTP (axum)            Socket.IO (socketioxide)
+//!   */http.rs, admin/pages.rs      realtime/ (handshake, event table, replies)
+//!                   \                     /                ^
+//!                    v                   v                 | realtime/fanout.rs
+//!   domain:  auth/ rooms/ messages/ users/ ephemeral/ ---> events.rs + bus.rs
+//!            (rules: parse, validate, authorize,           (committed facts, each
+//!             write, commit, publish)                       with its audience)
+//!                    |
+//!                    v
+//!   store:   */store.rs, messages/writer.rs, db.rs (SQLite: sqlx pool, rusqlite writer
+//!            thread and readers)
+//! ```
+//!
+//! - **Domain** (`auth/`, `rooms/`, `messages/`, `users/`, `ephemeral/`, `events.rs`,
+//!   `bus.rs`, `state.rs`, `limits.rs`): decides. It never names Socket.IO: a change that
+//!   connected users must hear of is published as an `events::Event` on the `bus::Bus` after
+//!   its commit. `scripts/check-layers.sh` (run by `make lint`) keeps it so.
+//! - **Adapters**: `realtime/` turns socket events into domain calls and published events into
+//!   socket operations (`realtime::fanout`, with the handlers' registration the only code that
+//!   holds a `SocketIo`); the `http.rs` files and `admin/` do the same for HTTP and pages;
+//!   `startup.rs` wires it all. Imports point inward: adapters import the domain, never the
+//!   reverse.
+//! - **Store**: the SQL of each area sits beside it (`store.rs`), and the ordered write path of
+//!   room logs in `messages/writer.rs`.
 
 // The room view's typed view tree is deep: the release profile's layout queries, when this
 // crate renders it on the server, need more depth than the default.
@@ -9,9 +37,12 @@
 pub mod admin;
 pub mod assets;
 pub mod auth;
+pub mod bus;
 pub mod config;
 pub mod db;
+pub mod ephemeral;
 pub mod error;
+pub mod events;
 pub mod extract;
 pub mod headers;
 pub mod limits;

@@ -47,6 +47,8 @@ pub struct Application {
     /// In front of Socket.IO: handshakes per address, long-polling accounting.
     guard: Arc<Guard>,
     state: AppState,
+    /// The Socket.IO handle, closed at shut-down.
+    io: SocketIo,
     /// Background tasks that emit on a timer (token expiry, presence, the admin dashboard),
     /// stopped before the sockets are closed.
     emitters: Vec<tokio::task::JoinHandle<()>>,
@@ -83,6 +85,7 @@ impl Application {
             auth,
             writer,
             presence: Arc::default(),
+            bus: Arc::default(),
             minute_counts: Default::default(),
             message_rate,
             outboxes,
@@ -112,14 +115,17 @@ impl Application {
             )
             .build_layer();
         realtime::register(&io);
-        let state = AppState { services, io };
+        services
+            .bus
+            .subscribe(Arc::new(realtime::fanout::Fanout::new(io.clone())));
+        let state = AppState { services };
         let writer =
-            writer_task.start(&database_file, state.config.durability, state.io.clone())?;
+            writer_task.start(&database_file, state.config.durability, state.bus.clone())?;
         let emitters = vec![
-            realtime::spawn_sweeper(state.io.clone(), state.config.write_timeout),
+            realtime::spawn_sweeper(io.clone(), state.config.write_timeout),
             spawn_memory_trimmer(),
-            state.presence.clone().spawn_flusher(state.io.clone()),
-            crate::admin::dashboard::spawn_pusher(state.clone()),
+            state.presence.clone().spawn_flusher(state.bus.clone()),
+            realtime::spawn_dashboard_pusher(state.clone(), io.clone()),
         ];
 
         let router = router(state.clone()).layer(
@@ -141,6 +147,7 @@ impl Application {
             socket_layer,
             guard,
             state,
+            io,
             emitters,
             writer,
         })
@@ -161,7 +168,7 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let io = self.state.io.clone();
+        let io = self.io;
         // Socket.IO owns /socket.io/ and comes first, in front of the router and its layers.
         // - Outside the timeout: a long-polling GET legitimately waits, and a WebSocket lives
         //   for hours.

@@ -1,13 +1,10 @@
-//! `AppState`: what every handler, HTTP or socket, works with. The services behind an `Arc`, plus
-//! the `SocketIo` handle so HTTP handlers can broadcast too.
+//! `AppState`: what every handler, HTTP or socket, works with: the services behind an `Arc`.
+//! No socket handle in here: the domain tells sockets of its changes by publishing `Event`s on
+//! the bus (`crate::bus`).
 
 use crate::config::Config;
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
-use socketioxide::SocketIo;
-use socketioxide::extract::State;
-use socketioxide::handler::{FromConnectParts, FromDisconnectParts, FromMessageParts, Value};
-use socketioxide::socket::{DisconnectReason, Socket};
 use sqlx::SqlitePool;
 use std::sync::Arc;
 
@@ -26,7 +23,9 @@ pub struct Services {
     /// The ordered write path of room logs.
     pub writer: crate::messages::writer::Writer,
     /// Who is online, and pending presence changes.
-    pub presence: Arc<crate::realtime::presence::Presence>,
+    pub presence: Arc<crate::ephemeral::presence::Presence>,
+    /// Where committed changes are published.
+    pub bus: Arc<crate::bus::Bus>,
     /// Messages per minute over the last hour, for the dashboard.
     pub minute_counts: crate::admin::dashboard::MinuteCounts,
     /// `MESSAGE_RATE` per user.
@@ -35,13 +34,11 @@ pub struct Services {
     pub outboxes: Arc<crate::realtime::outbox::Outboxes>,
 }
 
-/// Cheap to clone: an `Arc` and a `SocketIo` (itself an `Arc`).
+/// Cheap to clone: an `Arc`.
 #[derive(Clone)]
 pub struct AppState {
     /// The services.
     pub services: Arc<Services>,
-    /// Broadcasts to rooms and sockets.
-    pub io: SocketIo,
 }
 
 impl std::ops::Deref for AppState {
@@ -54,46 +51,5 @@ impl std::ops::Deref for AppState {
 impl FromRef<AppState> for LeptosOptions {
     fn from_ref(state: &AppState) -> Self {
         state.leptos.clone()
-    }
-}
-
-/// Socket handlers take `AppState` like HTTP handlers do: socketioxide keeps `Arc<Services>` as
-/// its state (set before the `SocketIo` exists) and the socket knows its `SocketIo`.
-fn from_socket(s: &Arc<Socket>) -> Result<AppState, MissingState> {
-    let io = SocketIo::from_disconnect_parts(s, DisconnectReason::ServerNSDisconnect)
-        .map_err(|never| match never {})?;
-    let State(services) =
-        State::<Arc<Services>>::from_disconnect_parts(s, DisconnectReason::ServerNSDisconnect)
-            .map_err(|_| MissingState)?;
-    Ok(AppState { services, io })
-}
-
-/// Raised only if the `SocketIo` was built without the services as state: a startup bug.
-#[derive(Debug, thiserror::Error)]
-#[error("the Socket.IO layer was built without the application state")]
-pub struct MissingState;
-
-impl FromConnectParts<socketioxide::adapter::LocalAdapter> for AppState {
-    type Error = MissingState;
-    fn from_connect_parts(s: &Arc<Socket>, _: &Option<Value>) -> Result<Self, MissingState> {
-        from_socket(s)
-    }
-}
-
-impl FromMessageParts<socketioxide::adapter::LocalAdapter> for AppState {
-    type Error = MissingState;
-    fn from_message_parts(
-        s: &Arc<Socket>,
-        _: &mut Value,
-        _: &Option<i64>,
-    ) -> Result<Self, MissingState> {
-        from_socket(s)
-    }
-}
-
-impl FromDisconnectParts<socketioxide::adapter::LocalAdapter> for AppState {
-    type Error = MissingState;
-    fn from_disconnect_parts(s: &Arc<Socket>, _: DisconnectReason) -> Result<Self, MissingState> {
-        from_socket(s)
     }
 }

@@ -1,20 +1,15 @@
 //! The live dashboard: connected sockets, users online, messages per minute over the last hour
 //! (from the server's own counter) and rooms by activity, pushed every few seconds to the
-//! admins' sockets only (the `admins` Socket.IO room).
+//! admins' sockets only (`realtime::spawn_dashboard_pusher`).
 
 use crate::auth::token::now_secs;
 use crate::error::Result;
-use crate::realtime::{self, ADMINS_ROOM};
 use crate::state::AppState;
-use app::events::{DashboardUpdate, ServerEvent};
 use app::models::{Dashboard, RoomActivity, RoomId};
 use std::sync::Mutex;
-use std::time::Duration;
 
 /// Minutes the chart covers.
 const MINUTES: usize = 60;
-/// How often admins get fresh figures.
-const PUSH_EVERY: Duration = Duration::from_secs(2);
 
 /// Messages sent per minute over the last hour: a ring of counts, rolled forward as time passes.
 pub struct MinuteCounts {
@@ -90,38 +85,11 @@ pub async fn snapshot(state: &AppState) -> Result<Dashboard> {
         })
         .collect();
     Ok(Dashboard {
-        sockets: state.io.sockets().len() as u64,
+        sockets: state.presence.socket_count() as u64,
         users_online: state.presence.online_count() as u64,
         messages_per_minute: state.minute_counts.last_hour(),
         rooms,
         actions: super::recent_actions(state, Some(10)).await?,
-    })
-}
-
-/// Pushes the dashboard to connected admins every few seconds (nothing when none is connected).
-pub fn spawn_pusher(state: AppState) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(PUSH_EVERY);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tick.tick().await;
-            let admins = realtime::sockets(&state.io).map(|ns| ns.within(ADMINS_ROOM).sockets());
-            if admins.is_none_or(|admins| admins.is_empty()) {
-                continue;
-            }
-            match snapshot(&state).await {
-                Ok(dashboard) => {
-                    let event = DashboardUpdate(dashboard);
-                    if let Some(sockets) = realtime::sockets(&state.io) {
-                        let _ = sockets
-                            .to(ADMINS_ROOM)
-                            .emit(DashboardUpdate::NAME, &event)
-                            .await;
-                    }
-                }
-                Err(e) => tracing::warn!(error = %e, "computing the dashboard"),
-            }
-        }
     })
 }
 

@@ -14,8 +14,8 @@ pub mod token;
 use crate::config::Config;
 use crate::db;
 use crate::error::{AppError, Result, unique_as_conflict};
+use crate::events::{Audience, Event};
 use crate::limits::RateLimiter;
-use crate::realtime::{self, session_key, user_key};
 use crate::state::AppState;
 use crate::users;
 use anyhow::Context;
@@ -23,7 +23,6 @@ use app::models::{Role, Session, User, UserId};
 use app::validate::{Password, Username};
 use password::Passwords;
 use rand::RngCore;
-use socketioxide::SocketIo;
 use sqlx::SqlitePool;
 use std::net::IpAddr;
 use token::TokenKeys;
@@ -291,7 +290,7 @@ pub async fn me_user(state: &AppState, me: &CurrentUser) -> Result<User> {
 pub async fn logout(state: &AppState, me: &CurrentUser) -> Result<()> {
     store::delete_session(&state.db, me.session_id).await?;
     state.auth.sessions.invalidate();
-    close_session_sockets(&state.io, &[me.session_id]).await;
+    close_session_sockets(state, &[me.session_id]).await;
     Ok(())
 }
 
@@ -304,7 +303,8 @@ pub async fn logout_all(state: &AppState, me: &CurrentUser) -> Result<()> {
 pub async fn end_all_sessions(state: &AppState, user_id: UserId) -> Result<()> {
     store::delete_sessions_except(&state.db, user_id, None).await?;
     state.auth.sessions.invalidate();
-    close_user_sockets(&state.io, user_id).await;
+    let sockets = Audience::User(user_id);
+    state.bus.publish(Event::Disconnect(sockets)).await;
     Ok(())
 }
 
@@ -341,7 +341,7 @@ pub async fn change_password(
     let ended = store::delete_sessions_except(&mut *tx, me.id, Some(me.session_id)).await?;
     tx.commit().await?;
     state.auth.sessions.invalidate();
-    close_session_sockets(&state.io, &ended).await;
+    close_session_sockets(state, &ended).await;
     Ok(())
 }
 
@@ -382,21 +382,10 @@ async fn session_user(
     Ok(found)
 }
 
-async fn close_session_sockets(io: &SocketIo, session_ids: &[SessionId]) {
+async fn close_session_sockets(state: &AppState, session_ids: &[SessionId]) {
     for &id in session_ids {
-        if let Some(sockets) = realtime::sockets(io)
-            && let Err(e) = sockets.within(session_key(id)).disconnect().await
-        {
-            tracing::warn!(error = %e, "closing a session's sockets");
-        }
-    }
-}
-
-async fn close_user_sockets(io: &SocketIo, user_id: UserId) {
-    if let Some(sockets) = realtime::sockets(io)
-        && let Err(e) = sockets.within(user_key(user_id)).disconnect().await
-    {
-        tracing::warn!(error = %e, %user_id, "closing a user's sockets");
+        let sockets = Audience::Session(id);
+        state.bus.publish(Event::Disconnect(sockets)).await;
     }
 }
 

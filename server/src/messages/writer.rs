@@ -1,4 +1,4 @@
-//! The ordered write path: one thread commits every change to messages, one task broadcasts
+//! The ordered write path: one thread commits every change to messages, one task publishes
 //! them in commit order. socketioxide broadcasts from concurrent tasks can interleave, so one path
 //! is what keeps each room's events in `seq` order on every socket. It also batches: the changes
 //! queued while a transaction runs are committed together in the next one (group commit), so a
@@ -7,15 +7,16 @@
 
 use super::store;
 use crate::auth::CurrentUser;
+use crate::bus::Bus;
 use crate::config::Durability;
 use crate::error::{AppError, Result};
-use crate::realtime::{self, room_key, user_key};
+use crate::events::{Event, LogChange};
 use anyhow::Context;
-use app::events::{self, ServerEvent};
+use app::events;
 use app::models::{Message, MessageId, RoomId, UserId, UserRef};
 use app::validate::{ClientId, MessageText, mentioned_usernames};
 use rusqlite::{Connection, TransactionBehavior};
-use socketioxide::SocketIo;
+use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
 /// Changes waiting beyond this make senders wait (backpressure) rather than grow memory.
@@ -61,9 +62,9 @@ pub struct Applied {
     pub is_new: bool,
 }
 
-/// What the writer broadcasts after the commit.
+/// What the writer publishes after the commit.
 struct Outgoing {
-    event: &'static str,
+    change: LogChange,
     mentioned: Vec<UserId>,
 }
 
@@ -125,7 +126,7 @@ impl WriterTask {
         self,
         path: &str,
         durability: Durability,
-        io: SocketIo,
+        bus: Arc<Bus>,
     ) -> anyhow::Result<tokio::task::JoinHandle<()>> {
         let mut conn = crate::db::open_sync(path, durability)
             .with_context(|| format!("opening the writer's connection to {path}"))?;
@@ -173,7 +174,7 @@ impl WriterTask {
                 for (outcome, done) in batch {
                     let outcome = match outcome {
                         Ok((applied, Some(outgoing))) => {
-                            broadcast(&io, &applied.message, outgoing).await;
+                            publish(&bus, applied.message.clone(), outgoing).await;
                             Ok(applied)
                         }
                         Ok((applied, None)) => Ok(applied),
@@ -233,28 +234,21 @@ fn run_batch(conn: &mut Connection, changes: &[Change]) -> rusqlite::Result<Vec<
     Ok(outcomes)
 }
 
-/// Emits the change to its room, and mention notifications to the mentioned users.
-async fn broadcast(io: &SocketIo, message: &Message, outgoing: Outgoing) {
-    let to = |room| realtime::sockets(io).map(|ns| ns.to(room));
-    // A socket whose buffer is full misses this event; its client sees the `seq` gap and catches
-    // up with `joinRoom {since}`.
-    if let Some(room) = to(room_key(message.room_id))
-        && let Err(e) = room.emit(outgoing.event, message).await
-    {
-        tracing::debug!(error = %e, "broadcast did not reach every socket");
-    }
-    for user in outgoing.mentioned {
-        let notification = events::Notification {
-            kind: "mention".to_owned(),
-            room_id: message.room_id,
-            message_id: message.id,
-            from: message.user.clone(),
-            text: message.text.clone(),
-        };
-        if let Some(sockets) = to(user_key(user)) {
-            let _ = sockets
-                .emit(events::Notification::NAME, &notification)
-                .await;
+/// Publishes the change to its room, and a mention to each mentioned user.
+async fn publish(bus: &Bus, message: Message, outgoing: Outgoing) {
+    let notification = (!outgoing.mentioned.is_empty()).then(|| events::Notification {
+        kind: "mention".to_owned(),
+        room_id: message.room_id,
+        message_id: message.id,
+        from: message.user.clone(),
+        text: message.text.clone(),
+    });
+    let change = outgoing.change;
+    bus.publish(Event::Log { change, message }).await;
+    if let Some(notification) = notification {
+        for user in outgoing.mentioned {
+            let notification = notification.clone();
+            bus.publish(Event::Mention { user, notification }).await;
         }
     }
 }
@@ -303,7 +297,7 @@ fn send(
         store::insert_mentions(conn, message.id, room, &names)?
     };
     let outgoing = Outgoing {
-        event: events::NewMessage::NAME,
+        change: LogChange::New,
         mentioned,
     };
     Ok(Ok((
@@ -369,21 +363,21 @@ fn edit(
     }
     let seq = store::next_seq(conn, message.room_id)?;
     message.seq = seq;
-    let event = match text {
+    let change = match text {
         Some(text) => {
             message.edited_at = Some(store::update_message_text(conn, id, seq, text.as_str())?);
             message.text = text.as_str().to_owned();
-            events::MessageUpdated::NAME
+            LogChange::Updated
         }
         None => {
             store::tombstone_message(conn, id, seq)?;
             message.text.clear();
             message.deleted = true;
-            events::MessageDeleted::NAME
+            LogChange::Deleted
         }
     };
     let outgoing = Outgoing {
-        event,
+        change,
         mentioned: Vec::new(),
     };
     Ok(Ok((

@@ -11,6 +11,7 @@ use crate::auth::{self, CurrentUser, origin};
 use crate::rooms::store as rooms_store;
 use crate::state::AppState;
 use serde_json::Value;
+use socketioxide::SocketIo;
 use socketioxide::extract::{SocketRef, TryData};
 use std::sync::Arc;
 
@@ -28,6 +29,7 @@ pub enum Refused {
 /// Authenticates a new socket and stores its `CurrentUser` and token expiry in its extensions.
 pub async fn authenticate(
     socket: SocketRef,
+    io: SocketIo,
     state: AppState,
     TryData(auth): TryData<Value>,
 ) -> Result<(), Refused> {
@@ -52,7 +54,7 @@ pub async fn authenticate(
             Refused::Unauthorized
         })?;
     // Counted and joined with no `.await` in between, so parallel handshakes see each other.
-    let open = super::sockets(&state.io).map_or(0, |ns| ns.within(user_key(me.id)).sockets().len());
+    let open = super::sockets(&io).map_or(0, |ns| ns.within(user_key(me.id)).sockets().len());
     if open >= state.config.max_sockets_per_user {
         return Err(Refused::RateLimited);
     }

@@ -2,15 +2,17 @@
 //! `session_key`) and every client event, registered here in one table.
 
 pub mod connect;
+pub mod fanout;
 pub mod guard;
 pub mod messages;
 pub mod outbox;
-pub mod presence;
 pub mod reply;
 pub mod rooms;
+pub mod state;
 
 use crate::auth::CurrentUser;
 use crate::auth::token::now_secs;
+use crate::events::Event;
 use crate::rooms::user_ref;
 use crate::state::AppState;
 use app::events::{
@@ -51,6 +53,9 @@ pub fn session_key(session_id: crate::auth::SessionId) -> String {
 /// The Socket.IO room of every admin socket: the dashboard goes there.
 pub const ADMINS_ROOM: &str = "admins";
 
+/// How often admins get fresh dashboard figures.
+const DASHBOARD_EVERY: Duration = Duration::from_secs(2);
+
 /// When the socket's token expires (seconds since the epoch).
 #[derive(Debug, Clone, Copy)]
 pub struct TokenExpiry(pub u64);
@@ -89,24 +94,40 @@ async fn on_connect(
     Extension(MemberRooms(rooms)): Extension<MemberRooms>,
 ) {
     metrics::gauge!("sockets_connected").increment(1.0);
-    state
-        .presence
-        .socket_connected(&user_ref(&me), socket.id, &rooms);
+    let id = fanout::socket_id(socket.id);
+    state.presence.socket_connected(&user_ref(&me), id, &rooms);
     // A socket that closed while this handler waited to run has had its disconnect handler
     // already: undo. Presence counts sockets by id, so undoing twice is harmless.
     if !socket.connected() {
-        state
-            .presence
-            .socket_disconnected(&user_ref(&me), socket.id);
+        state.presence.socket_disconnected(&user_ref(&me), id);
     }
 }
 
 async fn on_disconnect(socket: SocketRef, state: AppState, Extension(me): Extension<CurrentUser>) {
     metrics::gauge!("sockets_connected").decrement(1.0);
     state.outboxes.remove(socket.id);
-    state
-        .presence
-        .socket_disconnected(&user_ref(&me), socket.id);
+    let id = fanout::socket_id(socket.id);
+    state.presence.socket_disconnected(&user_ref(&me), id);
+}
+
+/// Every few seconds, the admin dashboard to the admins' sockets; nothing is computed while no
+/// admin is connected.
+pub fn spawn_dashboard_pusher(state: AppState, io: SocketIo) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(DASHBOARD_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let admins = sockets(&io).map(|ns| ns.within(ADMINS_ROOM).sockets());
+            if admins.is_none_or(|admins| admins.is_empty()) {
+                continue;
+            }
+            match crate::admin::dashboard::snapshot(&state).await {
+                Ok(dashboard) => state.bus.publish(Event::Dashboard(dashboard)).await,
+                Err(e) => tracing::warn!(error = %e, "computing the dashboard"),
+            }
+        }
+    })
 }
 
 /// Once a second, closes the sockets whose token has expired (the client refreshes its token and

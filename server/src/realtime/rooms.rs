@@ -2,11 +2,10 @@
 
 use super::outbox::Outbox;
 use super::reply::{Reply, queue_page};
-use super::{room_key, user_key};
 use crate::auth::CurrentUser;
 use crate::rooms;
 use crate::state::AppState;
-use app::events::{Empty, JoinRoom, LeaveRoom, MarkRead, ServerEvent, Typing, UserTyping};
+use app::events::{Empty, JoinRoom, LeaveRoom, MarkRead, Typing};
 use serde_json::Value;
 use socketioxide::extract::{Extension, SocketRef, TryData};
 use std::sync::Arc;
@@ -57,9 +56,14 @@ pub async fn mark_read(
 ) {
     reply
         .run(&state, &me, p, async |me, input: MarkRead| {
-            rooms::mark_read(&state, &me, Some(socket.id), input)
-                .await
-                .map(|()| Empty {})
+            rooms::mark_read(
+                &state,
+                &me,
+                Some(super::fanout::socket_id(socket.id)),
+                input,
+            )
+            .await
+            .map(|()| Empty {})
         })
         .await;
 }
@@ -73,21 +77,7 @@ pub async fn typing(
 ) {
     reply
         .run(&state, &me, p, async |me, input: Typing| {
-            rooms::ensure_member(&state, &me, input.room_id).await?;
-            let event = UserTyping {
-                room_id: input.room_id,
-                user: rooms::user_ref(&me),
-                typing: input.typing,
-            };
-            if let Some(sockets) = super::sockets(&state.io) {
-                let _ = sockets
-                    .to(room_key(input.room_id))
-                    .except(user_key(me.id))
-                    .volatile()
-                    .emit(UserTyping::NAME, &event)
-                    .await;
-            }
-            Ok(Empty {})
+            rooms::typing(&state, &me, input).await.map(|()| Empty {})
         })
         .await;
 }

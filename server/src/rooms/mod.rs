@@ -1,5 +1,5 @@
 //! Rooms and memberships: the rules of listing, creating, changing, deleting, joining, leaving and
-//! reading rooms. Changes that concern connected users are broadcast from here.
+//! reading rooms. Changes that concern connected users are published as `Event`s.
 
 pub mod http;
 pub mod store;
@@ -8,10 +8,10 @@ use crate::admin::{self, Action};
 use crate::auth::CurrentUser;
 use crate::db;
 use crate::error::{AppError, Result, unique_as_conflict};
+use crate::events::{Event, SocketId};
 use crate::messages;
-use crate::realtime::{self, room_key, user_key};
 use crate::state::AppState;
-use app::events::{self, JoinRoom, JoinRoomAck, MarkRead, ServerEvent};
+use app::events::{JoinRoom, JoinRoomAck, MarkRead, Typing, UserTyping};
 use app::models::{Room, RoomId, UserRef};
 use app::validate::RoomName;
 use serde::Deserialize;
@@ -69,9 +69,7 @@ pub async fn create_room(state: &AppState, admin: &CurrentUser, input: NewRoom) 
     )
     .await?;
     tx.commit().await?;
-    if let Some(sockets) = realtime::sockets(&state.io) {
-        let _ = sockets.emit(events::RoomCreated::NAME, &room).await;
-    }
+    state.bus.publish(Event::RoomCreated(room.clone())).await;
     Ok(room)
 }
 
@@ -136,9 +134,7 @@ pub async fn update_room(
         admin::record(&mut *tx, admin, action, &before.name, "").await?;
     }
     tx.commit().await?;
-    if let Some(sockets) = realtime::sockets(&state.io) {
-        let _ = sockets.emit(events::RoomUpdated::NAME, &after).await;
-    }
+    state.bus.publish(Event::RoomUpdated(after.clone())).await;
     Ok(after)
 }
 
@@ -152,21 +148,15 @@ pub async fn delete_room(state: &AppState, admin: &CurrentUser, room: RoomId) ->
     store::delete_room(&mut *tx, room).await?;
     admin::record(&mut *tx, admin, Action::RoomDeleted, &found.name, "").await?;
     tx.commit().await?;
-    if let Some(sockets) = realtime::sockets(&state.io) {
-        let _ = sockets.within(room_key(room)).leave(room_key(room)).await;
-    }
+    state.bus.publish(Event::RoomDeleted(room)).await;
     state.presence.forget_room(room);
-    if let Some(sockets) = realtime::sockets(&state.io) {
-        let deleted = events::RoomDeleted { room_id: room };
-        let _ = sockets.emit(events::RoomDeleted::NAME, &deleted).await;
-    }
     Ok(())
 }
 
-/// `joinRoom`: makes the caller a member (all their sockets are subscribed) and returns the
-/// changes after `since`, or the newest messages. The sockets join before the log is read, so a
-/// change committed meanwhile arrives live, in the page, or both (the client skips seen `seq`s):
-/// never neither.
+/// `joinRoom`: makes the caller a member (all their sockets follow the room and hear
+/// `joinedRoom`) and returns the changes after `since`, or the newest messages. `Joined` is
+/// delivered before the log is read, so a change committed meanwhile arrives live, in the page,
+/// or both (the client skips seen `seq`s): never neither.
 pub async fn join_room(state: &AppState, me: &CurrentUser, input: JoinRoom) -> Result<JoinRoomAck> {
     find_room(state, input.room_id).await?;
     let room_id = input.room_id;
@@ -176,9 +166,13 @@ pub async fn join_room(state: &AppState, me: &CurrentUser, input: JoinRoom) -> R
         store::insert_membership(&state.db, me.id, room_id).await?;
         state.presence.member_joined(&user_ref(me), room_id);
     }
-    if let Some(sockets) = realtime::sockets(&state.io) {
-        let _ = sockets.to(user_key(me.id)).join(room_key(room_id)).await;
-    }
+    state
+        .bus
+        .publish(Event::Joined {
+            user: me.id,
+            room: room_id,
+        })
+        .await;
     // Read after the sockets joined: anything newer arrives live.
     let room = find_room(state, room_id).await?;
     let last_read_seq = marker.unwrap_or(0);
@@ -188,13 +182,6 @@ pub async fn join_room(state: &AppState, me: &CurrentUser, input: JoinRoom) -> R
     };
     let members = store::member_ids(&state.db, room.id).await?;
     let online = state.presence.online_among(&members);
-    if let Some(sockets) = realtime::sockets(&state.io) {
-        let joined = events::JoinedRoom { room_id: room.id };
-        let _ = sockets
-            .to(user_key(me.id))
-            .emit(events::JoinedRoom::NAME, &joined)
-            .await;
-    }
     Ok(JoinRoomAck {
         room,
         messages,
@@ -208,9 +195,7 @@ pub async fn join_room(state: &AppState, me: &CurrentUser, input: JoinRoom) -> R
 pub async fn leave_room(state: &AppState, me: &CurrentUser, room: RoomId) -> Result<()> {
     find_room(state, room).await?;
     let was_member = store::delete_membership(&state.db, me.id, room).await?;
-    if let Some(sockets) = realtime::sockets(&state.io) {
-        let _ = sockets.to(user_key(me.id)).leave(room_key(room)).await;
-    }
+    state.bus.publish(Event::Left { user: me.id, room }).await;
     if was_member {
         state.presence.member_left(&user_ref(me), room);
     }
@@ -221,7 +206,7 @@ pub async fn leave_room(state: &AppState, me: &CurrentUser, room: RoomId) -> Res
 pub async fn mark_read(
     state: &AppState,
     me: &CurrentUser,
-    socket: Option<socketioxide::socket::Sid>,
+    socket: Option<SocketId>,
     input: MarkRead,
 ) -> Result<()> {
     let Some(seq) = store::advance_read_marker(&state.db, me.id, input.room_id, input.seq).await?
@@ -238,16 +223,15 @@ pub async fn mark_read(
         room_id: input.room_id,
         seq,
     };
-    // To each of the user's sockets but the one that asked. Not `except(sid)`: that names a
-    // Socket.IO room, and a socket is in no room named after its id (socketioxide, unlike
-    // Node's server, does not put it in one), so it would exclude nobody.
-    if let Some(sockets) = realtime::sockets(&state.io) {
-        for target in sockets.within(user_key(me.id)).sockets() {
-            if Some(target.id) != socket {
-                let _ = target.emit(<MarkRead as ServerEvent>::NAME, &marker);
-            }
-        }
-    }
+    // To each of the user's sockets but the one that asked.
+    state
+        .bus
+        .publish(Event::ReadMarker {
+            user: me.id,
+            marker,
+            except: socket,
+        })
+        .await;
     Ok(())
 }
 
@@ -263,6 +247,18 @@ pub async fn ensure_member(state: &AppState, me: &CurrentUser, room: RoomId) -> 
     }
     find_room(state, room).await?;
     Err(AppError::Forbidden("Join the room first.".into()))
+}
+
+/// `typing`: members only; to the room, except the typist's own sockets (other tabs).
+pub async fn typing(state: &AppState, me: &CurrentUser, input: Typing) -> Result<()> {
+    ensure_member(state, me, input.room_id).await?;
+    let typing = UserTyping {
+        room_id: input.room_id,
+        user: user_ref(me),
+        typing: input.typing,
+    };
+    state.bus.publish(Event::Typing(typing)).await;
+    Ok(())
 }
 
 /// The short form of the caller.

@@ -8,7 +8,7 @@ use crate::admin::{self, Action};
 use crate::auth::{self, CurrentUser};
 use crate::db;
 use crate::error::{AppError, Result};
-use crate::realtime::{self, ADMINS_ROOM, user_key};
+use crate::events::Event;
 use crate::state::AppState;
 use app::models::{Role, User, UserId};
 use serde::Deserialize;
@@ -77,12 +77,9 @@ pub async fn update_user(
     // Open sockets re-check their caller on each event: make them see the new role or ban.
     state.auth.sessions.invalidate();
     // The dashboard goes to admins' sockets only: follow role changes at once.
-    if let Some(sockets) = realtime::sockets(&state.io).map(|ns| ns.to(user_key(user))) {
-        match (before.role, after.role) {
-            (Role::User, Role::Admin) => sockets.join(ADMINS_ROOM).await.ok(),
-            (Role::Admin, Role::User) => sockets.leave(ADMINS_ROOM).await.ok(),
-            _ => None,
-        };
+    if after.role != before.role {
+        let admin = after.role == Role::Admin;
+        state.bus.publish(Event::AdminRole { user, admin }).await;
     }
     if after.banned && !before.banned {
         tracing::info!(user_id = %user, admin_id = %admin.id, "user banned");

@@ -3,15 +3,13 @@
 //! who goes and comes back within one batch is not announced at all. In memory, behind this one
 //! type, so several instances can later share it through Redis.
 
-use app::events::{self, ServerEvent};
+use crate::bus::Bus;
+use crate::events::{Event, SocketId};
+use app::events;
 use app::models::{RoomId, UserId, UserRef};
-use socketioxide::SocketIo;
-use socketioxide::socket::Sid;
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
-
-use super::room_key;
 
 #[derive(Default)]
 struct Delta {
@@ -42,7 +40,7 @@ struct Online {
     name: String,
     /// Connected sockets, by id: a connect and a disconnect of one socket arriving in either
     /// order, or twice, count once.
-    sockets: HashSet<Sid>,
+    sockets: HashSet<SocketId>,
     /// The rooms the user is a member of, kept here rather than read off the last socket when
     /// it closes: by then socketioxide may already have taken it out of its rooms (a client's
     /// close packet and its transport's close race), and its `left` would go nowhere.
@@ -69,7 +67,7 @@ impl Presence {
     }
 
     /// A socket of `user` connected; the user is a member of `rooms` (as of its handshake).
-    pub fn socket_connected(&self, user: &UserRef, sid: Sid, rooms: &[RoomId]) {
+    pub fn socket_connected(&self, user: &UserRef, socket: SocketId, rooms: &[RoomId]) {
         let mut inner = self.lock();
         let entry = inner.online.entry(user.id).or_insert_with(|| Online {
             name: user.username.clone(),
@@ -77,7 +75,7 @@ impl Presence {
             rooms: HashSet::new(),
         });
         entry.rooms.extend(rooms.iter().copied());
-        if entry.sockets.insert(sid) && entry.sockets.len() == 1 {
+        if entry.sockets.insert(socket) && entry.sockets.len() == 1 {
             let rooms: Vec<RoomId> = entry.rooms.iter().copied().collect();
             for room in rooms {
                 inner.pending.entry(room).or_default().join(user);
@@ -86,12 +84,12 @@ impl Presence {
     }
 
     /// A socket of `user` disconnected; with its last, the user leaves every room they are in.
-    pub fn socket_disconnected(&self, user: &UserRef, sid: Sid) {
+    pub fn socket_disconnected(&self, user: &UserRef, socket: SocketId) {
         let mut inner = self.lock();
         let Some(entry) = inner.online.get_mut(&user.id) else {
             return;
         };
-        if entry.sockets.remove(&sid)
+        if entry.sockets.remove(&socket)
             && entry.sockets.is_empty()
             && let Some(gone) = inner.online.remove(&user.id)
         {
@@ -138,6 +136,11 @@ impl Presence {
         self.lock().online.len()
     }
 
+    /// How many sockets are connected.
+    pub fn socket_count(&self) -> usize {
+        self.lock().online.values().map(|o| o.sockets.len()).sum()
+    }
+
     /// Those of `users` who are online.
     pub fn online_among(&self, users: &[UserId]) -> Vec<UserRef> {
         let inner = self.lock();
@@ -161,7 +164,7 @@ impl Presence {
     }
 
     /// Announces pending changes once a second.
-    pub fn spawn_flusher(self: std::sync::Arc<Self>, io: SocketIo) -> tokio::task::JoinHandle<()> {
+    pub fn spawn_flusher(self: Arc<Self>, bus: Arc<Bus>) -> tokio::task::JoinHandle<()> {
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(1));
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -173,12 +176,7 @@ impl Presence {
                         joined: delta.joined.into_values().collect(),
                         left: delta.left.into_values().collect(),
                     };
-                    if let Some(sockets) = super::sockets(&io) {
-                        let _ = sockets
-                            .to(room_key(room))
-                            .emit(events::Presence::NAME, &event)
-                            .await;
-                    }
+                    bus.publish(Event::Presence(event)).await;
                 }
             }
         })
@@ -188,6 +186,12 @@ impl Presence {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    impl SocketId {
+        fn new() -> Self {
+            Self(rand::random())
+        }
+    }
 
     fn ana() -> UserRef {
         UserRef {
@@ -199,7 +203,7 @@ mod tests {
     #[test]
     fn a_user_counts_once_across_sockets() {
         let presence = Presence::default();
-        let (one, two) = (Sid::new(), Sid::new());
+        let (one, two) = (SocketId::new(), SocketId::new());
         presence.socket_connected(&ana(), one, &[RoomId(1)]);
         presence.socket_connected(&ana(), two, &[RoomId(1)]);
         let pending = presence.take_pending();
@@ -221,12 +225,12 @@ mod tests {
     #[test]
     fn the_last_socket_leaves_every_room_joined_since_the_handshake() {
         let presence = Presence::default();
-        let sid = Sid::new();
-        presence.socket_connected(&ana(), sid, &[RoomId(1)]);
+        let socket = SocketId::new();
+        presence.socket_connected(&ana(), socket, &[RoomId(1)]);
         presence.member_joined(&ana(), RoomId(2));
         presence.take_pending();
 
-        presence.socket_disconnected(&ana(), sid);
+        presence.socket_disconnected(&ana(), socket);
 
         let mut left: Vec<RoomId> = presence
             .take_pending()
@@ -241,7 +245,7 @@ mod tests {
     #[test]
     fn going_and_coming_back_within_a_batch_is_not_announced() {
         let presence = Presence::default();
-        let (before, after) = (Sid::new(), Sid::new());
+        let (before, after) = (SocketId::new(), SocketId::new());
         presence.socket_connected(&ana(), before, &[RoomId(1)]);
         presence.take_pending();
         presence.socket_disconnected(&ana(), before);
