@@ -88,11 +88,12 @@ impl Application {
             bus: Arc::default(),
             minute_counts: Default::default(),
             message_rate,
-            outboxes,
         });
 
         let (socket_layer, io) = SocketIo::builder()
             .with_state(services.clone())
+            // The socket layer's own: what each socket has queued and unread (`outbox`).
+            .with_state(outboxes)
             .max_payload(POLLING_MAX_BODY_BYTES)
             .ws_max_message_size(WS_MAX_MESSAGE_BYTES)
             .ws_max_frame_size(WS_MAX_MESSAGE_BYTES)

@@ -27,11 +27,9 @@ pub struct Services {
     /// Where committed changes are published.
     pub bus: Arc<crate::bus::Bus>,
     /// Messages per minute over the last hour, for the dashboard.
-    pub minute_counts: crate::admin::dashboard::MinuteCounts,
+    pub minute_counts: crate::ephemeral::minute_counts::MinuteCounts,
     /// `MESSAGE_RATE` per user.
     pub message_rate: crate::limits::RateLimiter<app::models::UserId>,
-    /// What each socket has queued and unread (`realtime::outbox`).
-    pub outboxes: Arc<crate::realtime::outbox::Outboxes>,
 }
 
 /// Cheap to clone: an `Arc`.

@@ -3,7 +3,7 @@
 //! banned, fewer than `MAX_SOCKETS_PER_USER` sockets. A refused socket never reaches a handler
 //! or a room; the client gets `connect_error` with the error's `Display` as its message.
 
-use super::outbox::{ConnectionLink, Outbox};
+use super::outbox::{ConnectionLink, Outbox, Outboxes};
 use super::reply::EventBudget;
 use super::{ADMINS_ROOM, MemberRooms, TokenExpiry, room_key, session_key, user_key};
 use crate::auth::extract::{bearer_token, cookie_token};
@@ -12,7 +12,7 @@ use crate::rooms::store as rooms_store;
 use crate::state::AppState;
 use serde_json::Value;
 use socketioxide::SocketIo;
-use socketioxide::extract::{SocketRef, TryData};
+use socketioxide::extract::{SocketRef, State, TryData};
 use std::sync::Arc;
 
 /// Why a handshake was refused; the `Display` is what the client reads.
@@ -31,6 +31,7 @@ pub async fn authenticate(
     socket: SocketRef,
     io: SocketIo,
     state: AppState,
+    State(outboxes): State<Arc<Outboxes>>,
     TryData(auth): TryData<Value>,
 ) -> Result<(), Refused> {
     let headers = &socket.req_parts().headers;
@@ -83,7 +84,7 @@ pub async fn authenticate(
     {
         link.link(outbox.clone());
     }
-    state.outboxes.insert(socket.id, outbox.clone());
+    outboxes.insert(socket.id, outbox.clone());
     socket.extensions.insert(outbox);
     super::register_events(&socket);
     Ok(())

@@ -21,7 +21,7 @@ use app::events::{
 };
 use app::models::{RoomId, UserId};
 use socketioxide::SocketIo;
-use socketioxide::extract::{Extension, SocketRef};
+use socketioxide::extract::{Extension, SocketRef, State};
 use socketioxide::handler::ConnectHandler;
 use socketioxide::operators::BroadcastOperators;
 use std::sync::Arc;
@@ -103,9 +103,14 @@ async fn on_connect(
     }
 }
 
-async fn on_disconnect(socket: SocketRef, state: AppState, Extension(me): Extension<CurrentUser>) {
+async fn on_disconnect(
+    socket: SocketRef,
+    state: AppState,
+    State(outboxes): State<Arc<outbox::Outboxes>>,
+    Extension(me): Extension<CurrentUser>,
+) {
     metrics::gauge!("sockets_connected").decrement(1.0);
-    state.outboxes.remove(socket.id);
+    outboxes.remove(socket.id);
     let id = fanout::socket_id(socket.id);
     state.presence.socket_disconnected(&user_ref(&me), id);
 }
