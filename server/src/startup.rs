@@ -3,6 +3,7 @@
 
 use crate::config::Config;
 use crate::error::AppError;
+use crate::extract::JSON_MAX_BYTES;
 use crate::limits::RateLimiter;
 use crate::messages::writer::Writer;
 use crate::realtime::guard::{Guard, GuardLayer};
@@ -10,7 +11,7 @@ use crate::realtime::outbox::Outboxes;
 use crate::state::{AppState, Services};
 use crate::{assets, db, realtime, telemetry};
 use axum::Router;
-use axum::extract::{Request, State};
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -239,8 +240,10 @@ fn router(state: AppState) -> Router {
                 .method_not_allowed_fallback(api_not_found)
                 .fallback(api_not_found),
         )
-        .merge(crate::admin::pages::router())
-        .merge(crate::auth::forms::router())
+        // Forms carry a few short fields: the JSON bodies' limit holds for them too, rather
+        // than axum's default of 2 MB read into memory before any check.
+        .merge(crate::admin::pages::router().layer(DefaultBodyLimit::max(JSON_MAX_BYTES)))
+        .merge(crate::auth::forms::router().layer(DefaultBodyLimit::max(JSON_MAX_BYTES)))
         .leptos_routes_with_context(&state, pages, context, move || app::shell(leptos.clone()))
         .fallback(site_fallback)
         .route_layer(axum::middleware::from_fn(telemetry::track_http))

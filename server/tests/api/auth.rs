@@ -1434,6 +1434,28 @@ async fn the_sign_up_form_posted_without_javascript_creates_the_account() {
 }
 
 #[tokio::test]
+async fn a_form_body_over_64_kib_is_refused_unread() {
+    let app = spawn_app().await;
+    let _ = app.token("ana").await;
+    let padding = "x".repeat(70 * 1024);
+
+    let r = post_form(
+        &app,
+        "/login",
+        &[
+            ("username", "ana"),
+            ("password", PASSWORD),
+            ("padding", &padding),
+        ],
+        &[],
+    )
+    .await;
+
+    assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(!r.headers().contains_key("set-cookie"));
+}
+
+#[tokio::test]
 async fn a_failed_form_sign_in_goes_back_with_the_error_and_never_the_password() {
     let app = spawn_app().await;
     let _ = app.token("ana").await;
