@@ -38,25 +38,41 @@ async fn call<T: DeserializeOwned>(
     let builder =
         RequestBuilder::new(path).method(method.parse().map_err(|_| offline("method".into()))?);
     let request = match body {
-        Some(body) => builder.json(body).map_err(|e| offline(e.to_string()))?,
-        None => builder.build().map_err(|e| offline(e.to_string()))?,
-    };
+        Some(body) => {
+            let json = js_sys::JSON::stringify(&crate::realtime::to_js(body))
+                .map_err(|_| offline("body".into()))?;
+            builder
+                .header("content-type", "application/json")
+                .body(String::from(json))
+        }
+        None => builder.build(),
+    }
+    .map_err(|e| offline(e.to_string()))?;
     let response = request.send().await.map_err(|e| offline(e.to_string()))?;
     let status = response.status();
     if status == 204 {
         return Ok(None);
     }
+    // Parsed by the browser (`JSON.parse`), read with serde-wasm-bindgen: no JSON parser
+    // in the bundle.
+    let json = async || -> Result<wasm_bindgen::JsValue, String> {
+        let text = response.text().await.map_err(|e| e.to_string())?;
+        js_sys::JSON::parse(&text).map_err(|_| "not JSON".to_owned())
+    };
     if (200..300).contains(&status) {
-        return response
-            .json::<T>()
+        return json()
             .await
+            .and_then(crate::realtime::from_js)
             .map(Some)
-            .map_err(|e| offline(e.to_string()));
+            .map_err(offline);
     }
-    let body = response.json::<ErrorBody>().await.unwrap_or(ErrorBody {
-        error: "internal".into(),
-        message: format!("The server answered {status}."),
-    });
+    let body = json()
+        .await
+        .and_then(crate::realtime::from_js)
+        .unwrap_or(ErrorBody {
+            error: "internal".into(),
+            message: format!("The server answered {status}."),
+        });
     Err(ApiError { status, body })
 }
 

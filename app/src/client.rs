@@ -323,13 +323,15 @@ mod storage {
     pub fn load_pending(user: UserId) -> Vec<Pending> {
         storage()
             .and_then(|s| s.get_item(&key(user)).ok().flatten())
-            .and_then(|json| serde_json::from_str(&json).ok())
+            .and_then(|json| js_sys::JSON::parse(&json).ok())
+            .and_then(|value| crate::realtime::from_js(value).ok())
             .unwrap_or_default()
     }
 
     pub fn save_pending(user: UserId, pending: &[Pending]) {
-        if let (Some(storage), Ok(json)) = (storage(), serde_json::to_string(pending)) {
-            let _ = storage.set_item(&key(user), &json);
+        let json = js_sys::JSON::stringify(&crate::realtime::to_js(&pending));
+        if let (Some(storage), Ok(json)) = (storage(), json) {
+            let _ = storage.set_item(&key(user), &String::from(json));
         }
     }
 }

@@ -60,7 +60,7 @@ pub fn decode_ack<E: ClientEvent>(value: serde_json::Value) -> Result<E::Ack, Em
 }
 
 #[cfg(feature = "hydrate")]
-pub use browser::Socket;
+pub use browser::{Socket, from_js, to_js};
 
 #[cfg(feature = "hydrate")]
 mod browser {
@@ -102,13 +102,16 @@ mod browser {
         raw: std::rc::Rc<RawSocket>,
     }
 
-    fn to_js<T: Serialize>(value: &T) -> JsValue {
-        // JSON-compatible: maps become plain objects, not JS `Map`s.
+    /// A value as a JavaScript object. JSON-compatible: maps become plain objects, not JS
+    /// `Map`s. The browser's own `JSON` parses and prints: the bundle carries one serde
+    /// format (this one), not a JSON parser too.
+    pub fn to_js<T: Serialize>(value: &T) -> JsValue {
         let serializer = serde_wasm_bindgen::Serializer::json_compatible();
         value.serialize(&serializer).unwrap_or(JsValue::NULL)
     }
 
-    fn from_js<T: serde::de::DeserializeOwned>(value: JsValue) -> Result<T, String> {
+    /// A JavaScript value as `T`.
+    pub fn from_js<T: serde::de::DeserializeOwned>(value: JsValue) -> Result<T, String> {
         serde_wasm_bindgen::from_value(value).map_err(|e| e.to_string())
     }
 

@@ -6,24 +6,24 @@ use crate::components::text::relative_time;
 use crate::models::Dashboard;
 use leptos::prelude::*;
 
-/// The messages-per-minute chart: an SVG line over the last hour, drawn in the page.
+/// The messages-per-minute chart: an SVG line over the last hour, drawn in the page. In whole
+/// tenths of a unit: integer arithmetic keeps float formatting out of the WASM bundle.
 #[component]
 fn MinuteChart(values: Vec<u64>) -> impl IntoView {
-    const W: f64 = 600.0;
-    const H: f64 = 120.0;
+    const W: u64 = 600;
+    const H: u64 = 120;
     let peak = values.iter().copied().max().unwrap_or(0);
     // Scale to the peak; an empty hour draws a flat line at zero.
-    let max = peak.max(1) as f64;
-    let step = W / (values.len().max(2) - 1) as f64;
+    let max = peak.max(1);
+    let last = (values.len().max(2) - 1) as u64;
+    let tenths = |t: u64| format!("{}.{}", t / 10, t % 10);
     let points: String = values
         .iter()
         .enumerate()
         .map(|(i, v)| {
-            format!(
-                "{:.1},{:.1}",
-                i as f64 * step,
-                H - (*v as f64 / max) * (H - 10.0)
-            )
+            let x = i as u64 * W * 10 / last;
+            let y = H * 10 - v.min(&max) * (H - 10) * 10 / max;
+            format!("{},{}", tenths(x), tenths(y))
         })
         .collect::<Vec<_>>()
         .join(" ");
@@ -96,7 +96,7 @@ fn dashboard_view(d: Dashboard, now: f64) -> impl IntoView {
 pub fn AdminDashboard() -> impl IntoView {
     let chat = use_chat();
     Effect::new(move |_| chat.start());
-    let first = Resource::new(|| (), |_| crate::admin::dashboard());
+    let first = Resource::new_serde_wb(|| (), |_| crate::admin::dashboard());
     view! {
         <AdminShell title="Dashboard">
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>

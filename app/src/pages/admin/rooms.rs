@@ -62,7 +62,7 @@ fn room_row(room: AdminRoom) -> impl IntoView {
 /// Rooms.
 #[component]
 pub fn AdminRooms() -> impl IntoView {
-    let rooms = Resource::new(|| (), |_| crate::admin::rooms());
+    let rooms = Resource::new_serde_wb(|| (), |_| crate::admin::rooms());
     view! {
         <AdminShell title="Rooms">
             <form method="post" action="/admin/rooms" class="card create-room">

@@ -58,7 +58,7 @@ fn user_row(user: User) -> impl IntoView {
 pub fn AdminUsers() -> impl IntoView {
     let query = use_query_map();
     let search = move || query.read().get("q").filter(|q| !q.is_empty());
-    let users = Resource::new(search, crate::admin::users);
+    let users = Resource::new_serde_wb(search, crate::admin::users);
     view! {
         <AdminShell title="Users">
             <form method="get" action="/admin/users" class="search" role="search">
