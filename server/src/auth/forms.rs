@@ -66,8 +66,13 @@ async fn signed_in_or_back(
     fields: Result<axum::Form<CredentialsFields>, axum::extract::rejection::FormRejection>,
     start: impl AsyncFnOnce(CredentialsInput) -> crate::error::Result<app::models::Session>,
 ) -> Response {
-    let Ok(axum::Form(fields)) = fields else {
-        return back(form, "", "Fill in your username and password.");
+    let fields = match fields {
+        Ok(axum::Form(fields)) => fields,
+        // Over the body limit: refused before it was read whole.
+        Err(e) if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
+            return back(form, "", "The form is too large.");
+        }
+        Err(_) => return back(form, "", "Fill in your username and password."),
     };
     if !origin::not_cross_site(headers, &state.config) {
         return back(form, &fields.username, "Cross-site request refused.");

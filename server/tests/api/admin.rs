@@ -456,6 +456,31 @@ async fn admin_pages_send_anonymous_visitors_to_sign_in_and_refuse_users() {
 }
 
 #[tokio::test]
+async fn an_admin_form_over_64_kib_is_refused_unread() {
+    let app = spawn_app().await;
+    let ana = app.token("ana").await;
+    let padding = "x".repeat(70 * 1024);
+
+    let r = browser()
+        .post(app.url("/admin/rooms"))
+        .header("cookie", cookie(&ana))
+        .header("origin", app.base.clone())
+        .form(&[("intent", "create"), ("name", "big"), ("padding", &padding)])
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let rooms = app
+        .get("/api/rooms", Some(&ana))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(!rooms.contains("\"big\""), "{rooms}");
+}
+
+#[tokio::test]
 async fn admin_forms_work_without_scripts_and_are_csrf_protected() {
     let app = spawn_app().await;
     let ana = app.token("ana").await;

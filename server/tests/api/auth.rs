@@ -1434,7 +1434,7 @@ async fn the_sign_up_form_posted_without_javascript_creates_the_account() {
 }
 
 #[tokio::test]
-async fn a_form_body_over_64_kib_is_refused_unread() {
+async fn a_sign_in_form_over_64_kib_is_refused_unread() {
     let app = spawn_app().await;
     let _ = app.token("ana").await;
     let padding = "x".repeat(70 * 1024);
@@ -1451,7 +1451,11 @@ async fn a_form_body_over_64_kib_is_refused_unread() {
     )
     .await;
 
-    assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        r.headers()["location"],
+        "/login?error=The+form+is+too+large.&username="
+    );
     assert!(!r.headers().contains_key("set-cookie"));
 }
 
