@@ -92,8 +92,9 @@ test-e2e: release
 # Locked: exactly the dependency versions in Cargo.lock (cargo-leptos spells it --cargo-locked).
 release: setup
 	@# --precompress: each site file also brotli- (highest quality) and gzip-compressed, which
-	@# the binary embeds and sends as they are (server/src/assets.rs).
-	cargo leptos build --release --cargo-locked --precompress
+	@# the binary embeds and sends as they are (server/src/assets.rs). --split: each lazy route
+	@# (the admin pages, app/src/pages/admin) becomes a WASM part of its own, loaded when opened.
+	cargo leptos build --release --cargo-locked --precompress --split
 	cargo build --release --locked -p server --bin tagarela
 	@ls -l target/release/tagarela
 

@@ -17,7 +17,7 @@ pub mod validate;
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::components::{Route, Router, Routes};
-use leptos_router::path;
+use leptos_router::{Lazy, path};
 
 /// Where the build copies the official Socket.IO client (from npm) inside the site.
 pub const SOCKET_IO_CLIENT_PATH: &str = "/vendor/socket.io.min.js";
@@ -83,9 +83,9 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/login") view=pages::sign_in::SignIn />
                     <Route path=path!("/register") view=pages::sign_up::SignUp />
                     <Route path=path!("/settings") view=pages::settings::Settings />
-                    <Route path=path!("/admin") view=pages::admin::dashboard::AdminDashboard />
-                    <Route path=path!("/admin/rooms") view=pages::admin::rooms::AdminRooms />
-                    <Route path=path!("/admin/users") view=pages::admin::users::AdminUsers />
+                    <Route path=path!("/admin") view={Lazy::<pages::admin::dashboard::AdminDashboard>::new()} />
+                    <Route path=path!("/admin/rooms") view={Lazy::<pages::admin::rooms::AdminRooms>::new()} />
+                    <Route path=path!("/admin/users") view={Lazy::<pages::admin::users::AdminUsers>::new()} />
                 </Routes>
             </div>
         </Router>

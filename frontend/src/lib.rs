@@ -7,5 +7,7 @@
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
-    leptos::mount::hydrate_body(app::App);
+    // Lazy: a page whose code is a separate part of the bundle (the admin pages) hydrates once
+    // that part has loaded.
+    leptos::mount::hydrate_lazy(app::App);
 }

@@ -85,6 +85,9 @@ pub fn serve(path: &str, request_headers: &HeaderMap) -> Option<Response> {
     if path.is_empty() || path.split('/').any(|segment| segment == "..") {
         return None;
     }
+    if let Some(loader) = split_loader(path) {
+        return Some(loader);
+    }
     let requested = path;
     let (path, file) = site_file(requested)?;
     let path = path.as_str();
@@ -122,6 +125,25 @@ pub fn serve(path: &str, request_headers: &HeaderMap) -> Option<Response> {
             Some(response)
         }
     }
+}
+
+/// The loader of the bundle's lazily loaded parts (`cargo leptos --split`) imports the main
+/// module as `./tagarela.js`, but a release page loads it as `tagarela.<hash>.js`: two addresses
+/// are two module instances, and the loader's, never initialised, fails. Served with its import
+/// naming the page's module; the router's compression layer compresses it (it is small).
+fn split_loader(path: &str) -> Option<Response> {
+    if !(path.starts_with("pkg/__wasm_split.") && path.ends_with(".js")) {
+        return None;
+    }
+    let name = bundle_name();
+    let file = Site::get(path)?;
+    let text = std::str::from_utf8(&file.data).ok()?;
+    let patched = text.replace("\"./tagarela.js\"", &format!("\"./{name}.js\""));
+    Response::builder()
+        .header(header::CONTENT_TYPE, "text/javascript")
+        .header(header::CACHE_CONTROL, "no-cache")
+        .body(Body::from(patched))
+        .ok()
 }
 
 /// Whether the request's `Accept-Encoding` takes `coding` (listed, and not with `q=0`).

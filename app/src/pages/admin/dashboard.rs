@@ -5,6 +5,7 @@ use crate::client::use_chat;
 use crate::components::text::relative_time;
 use crate::models::Dashboard;
 use leptos::prelude::*;
+use leptos_router::{LazyRoute, lazy_route};
 
 /// The messages-per-minute chart: an SVG line over the last hour, drawn in the page. In whole
 /// tenths of a unit: integer arithmetic keeps float formatting out of the WASM bundle.
@@ -91,12 +92,26 @@ fn dashboard_view(d: Dashboard, now: f64) -> impl IntoView {
     }
 }
 
-/// The dashboard.
-#[component]
-pub fn AdminDashboard() -> impl IntoView {
+/// The dashboard: a lazy route (see `pages::admin`); the socket keeps its figures live.
+pub struct AdminDashboard;
+
+#[lazy_route]
+impl LazyRoute for AdminDashboard {
+    fn data() -> Self {
+        Self
+    }
+
+    fn view(_this: Self) -> AnyView {
+        dashboard_page()
+    }
+}
+
+fn dashboard_page() -> AnyView {
+    // Created here, in the lazily loaded part, rather than in `data()`: the code that reads
+    // it then stays out of every other page's download.
+    let first = Resource::new_serde_wb(|| (), |_| crate::admin::dashboard());
     let chat = use_chat();
     Effect::new(move |_| chat.start());
-    let first = Resource::new_serde_wb(|| (), |_| crate::admin::dashboard());
     view! {
         <AdminShell title="Dashboard">
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
@@ -113,4 +128,5 @@ pub fn AdminDashboard() -> impl IntoView {
             </Suspense>
         </AdminShell>
     }
+    .into_any()
 }

@@ -1,5 +1,8 @@
 //! The admin area (`/admin`): the server lets only admins reach it; these pages are its views.
 //! Every form is a plain server-rendered form posting to `/admin/...`, so it works without WASM.
+//! Each page is a lazy route: in a release build (`cargo leptos build --split`) its code is a
+//! separate part of the WASM bundle, loaded only by those who open it, so no other page (the
+//! sign-in form, the chat) downloads it.
 
 pub mod dashboard;
 pub mod rooms;

@@ -4,6 +4,7 @@ use super::AdminShell;
 use crate::components::text::relative_time;
 use crate::models::AdminRoom;
 use leptos::prelude::*;
+use leptos_router::{LazyRoute, lazy_route};
 
 fn room_row(room: AdminRoom) -> impl IntoView {
     let id = room.id.0.to_string();
@@ -59,9 +60,22 @@ fn room_row(room: AdminRoom) -> impl IntoView {
     }
 }
 
-/// Rooms.
-#[component]
-pub fn AdminRooms() -> impl IntoView {
+/// Rooms: a lazy route (see `pages::admin`).
+pub struct AdminRooms;
+
+#[lazy_route]
+impl LazyRoute for AdminRooms {
+    fn data() -> Self {
+        Self
+    }
+
+    fn view(_this: Self) -> AnyView {
+        rooms_page()
+    }
+}
+
+fn rooms_page() -> AnyView {
+    // In the lazily loaded part, like the page: see `dashboard_page`.
     let rooms = Resource::new_serde_wb(|| (), |_| crate::admin::rooms());
     view! {
         <AdminShell title="Rooms">
@@ -97,4 +111,5 @@ pub fn AdminRooms() -> impl IntoView {
             </Suspense>
         </AdminShell>
     }
+    .into_any()
 }

@@ -5,6 +5,7 @@ use super::AdminShell;
 use crate::models::{Role, User};
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
+use leptos_router::{LazyRoute, lazy_route};
 
 fn user_row(user: User) -> impl IntoView {
     let id = user.id.0.to_string();
@@ -53,12 +54,30 @@ fn user_row(user: User) -> impl IntoView {
     }
 }
 
-/// Users.
-#[component]
-pub fn AdminUsers() -> impl IntoView {
+/// Users: a lazy route (see `pages::admin`).
+pub struct AdminUsers;
+
+#[lazy_route]
+impl LazyRoute for AdminUsers {
+    fn data() -> Self {
+        Self
+    }
+
+    fn view(_this: Self) -> AnyView {
+        users_page()
+    }
+}
+
+/// The search in the address (`?q=`), if any.
+fn search() -> impl Fn() -> Option<String> + Clone + Send + Sync + 'static {
     let query = use_query_map();
-    let search = move || query.read().get("q").filter(|q| !q.is_empty());
-    let users = Resource::new_serde_wb(search, crate::admin::users);
+    move || query.read().get("q").filter(|q| !q.is_empty())
+}
+
+fn users_page() -> AnyView {
+    let search = search();
+    // In the lazily loaded part, like the page: see `dashboard::dashboard_page`.
+    let users = Resource::new_serde_wb(search.clone(), crate::admin::users);
     view! {
         <AdminShell title="Users">
             <form method="get" action="/admin/users" class="search" role="search">
@@ -86,4 +105,5 @@ pub fn AdminUsers() -> impl IntoView {
             </Suspense>
         </AdminShell>
     }
+    .into_any()
 }
