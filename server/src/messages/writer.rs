@@ -91,7 +91,7 @@ pub struct Writer {
     jobs: mpsc::Sender<Job>,
 }
 
-/// The other end, run once the `SocketIo` exists.
+/// The other end, started once the Socket.IO fan-out is subscribed to the bus.
 pub struct WriterTask {
     jobs: mpsc::Receiver<Job>,
 }
