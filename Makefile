@@ -68,7 +68,7 @@ lint-tools:
 
 lint: lint-tools
 	cargo fmt --all -- --check
-	@# Domain code names no transport: the seams of server/src/lib.rs's map stay.
+	@# Domain code names no transport and imports no adapter: the seams of server/src/lib.rs's map stay.
 	scripts/check-layers.sh
 	@# Licenses, duplicate crates (a warning), crates.io as the only source: rules in deny.toml.
 	cargo deny check --hide-inclusion-graph bans licenses sources

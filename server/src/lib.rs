@@ -21,7 +21,8 @@
 //! - **Domain** (`auth/`, `rooms/`, `messages/`, `users/`, `ephemeral/`, `events.rs`,
 //!   `bus.rs`, `state.rs`, `limits.rs`): decides. It never names Socket.IO: a change that
 //!   connected users must hear of is published as an `events::Event` on the `bus::Bus` after
-//!   its commit. `scripts/check-layers.sh` (run by `make lint`) keeps it so.
+//!   its commit, and it imports no adapter. `scripts/check-layers.sh` (run by `make lint`)
+//!   keeps both so.
 //! - **Adapters**: `realtime/` turns socket events into domain calls and published events into
 //!   socket operations (`realtime::fanout`, with the handlers' registration the only code that
 //!   holds a `SocketIo`); the `http.rs` files and `admin/` do the same for HTTP and pages;
