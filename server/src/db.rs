@@ -78,6 +78,14 @@ fn owner_only(_: &std::path::Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// One round trip to the database: whether it answers (`/healthz`).
+pub async fn ping(pool: &SqlitePool) -> sqlx::Result<()> {
+    sqlx::query_scalar!("SELECT 1 AS \"one!: i64\"")
+        .fetch_one(pool)
+        .await?;
+    Ok(())
+}
+
 /// Starts a write transaction with `BEGIN IMMEDIATE`: it takes SQLite's write lock up front, so
 /// two writers wait for each other (busy timeout) instead of one failing at its first write when
 /// a deferred transaction tries to upgrade its read lock.

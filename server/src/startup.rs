@@ -261,9 +261,7 @@ fn router(state: AppState) -> Router {
 
 /// `GET /healthz`: ok when the database answers.
 async fn healthz(State(state): State<AppState>) -> Result<impl IntoResponse, AppError> {
-    sqlx::query_scalar!("SELECT 1 AS \"one!: i64\"")
-        .fetch_one(&state.db)
-        .await?;
+    db::ping(&state.db).await?;
     Ok(axum::Json(serde_json::json!({"status": "ok"})))
 }
 

@@ -1,6 +1,6 @@
 //! All SQL on `rooms` and `memberships`.
 
-use app::models::{Room, RoomId, UserId};
+use app::models::{Room, RoomActivity, RoomId, UserId};
 use sqlx::SqliteExecutor;
 
 /// A `rooms` row.
@@ -268,5 +268,35 @@ pub async fn all_memberships(db: impl SqliteExecutor<'_>) -> sqlx::Result<Vec<(R
     Ok(rows
         .into_iter()
         .map(|r| (RoomId(r.room_id), UserId(r.user_id)))
+        .collect())
+}
+
+/// The ten rooms with the most messages (not deleted) in the last hour, busiest first.
+pub async fn busiest_rooms_last_hour(
+    db: impl SqliteExecutor<'_>,
+) -> sqlx::Result<Vec<RoomActivity>> {
+    // "The last hour" as the messages after the newest one older than an hour: the writer
+    // stamps messages in id order, so that is a walk back over the hour's messages by id, with
+    // no index on `created_at` for every message to pay for. NOT INDEXED keeps the count on
+    // that id range (the planner would rather walk a whole room index for the GROUP BY).
+    let rows = sqlx::query!(
+        r#"SELECT m.room_id AS "room_id!: i64", r.name, COUNT(*) AS "messages!: i64"
+           FROM messages m NOT INDEXED JOIN rooms r ON r.id = m.room_id
+           WHERE m.id > COALESCE(
+                   (SELECT id FROM messages
+                    WHERE created_at < strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-1 hour')
+                    ORDER BY id DESC LIMIT 1), 0)
+             AND m.deleted = 0
+           GROUP BY m.room_id ORDER BY 3 DESC, r.name LIMIT 10"#
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| RoomActivity {
+            id: RoomId(r.room_id),
+            name: r.name,
+            messages: r.messages,
+        })
         .collect())
 }
