@@ -63,7 +63,7 @@ const ATTACKS = [
     id: 'polling',
     title: '3. Anonymous long-polling handshakes',
     what: (p) =>
-      `Up to ${(p.max_requests ?? 150000).toLocaleString('en-US')} \`GET /socket.io/?EIO=4&transport=polling\`, ${p.concurrency ?? 64} at a time over keep-alive connections, for at most ${p.limit_s ?? 25} s, without a token: each opens an Engine.IO session that nobody uses. Sessions that never send a Socket.IO CONNECT are closed by the server after a while, so memory is read again 60 s and 90 s after the flood, a poll with the last session's id tells whether the server still has it, and a second flood the same tells freed memory (reused) from leaked memory (grows again).`,
+      `Up to ${(p.max_requests ?? 150000).toLocaleString('en-US')} \`GET /socket.io/?EIO=4&transport=polling\`, ${p.concurrency ?? 64} at a time over keep-alive connections, for at most ${p.limit_s ?? 25} s, without a token: each opens an Engine.IO connection that nobody uses. Connections that never send a Socket.IO CONNECT are closed by the server after a while, so memory is read again 60 s and 90 s after the flood, a poll with the last connection's id tells whether the server still has it, and a second flood the same tells freed memory (reused) from leaked memory (grows again).`,
   },
   {
     id: 'binary',
@@ -88,11 +88,11 @@ function reading(id, e) {
     const second = v('second');
     const alive = String(v('alive') ?? '');
     if (!(peak > 0 && after > 0 && second > 0) || !alive.startsWith('closed')) return null;
-    if (after < 0.5 * peak) return 'the memory went back once the sessions had expired.';
+    if (after < 0.5 * peak) return 'the memory went back once the connections had expired.';
     const start = v('rss_start');
-    if (start > 0 && peak - start < 10) return `few sessions were opened, so the memory hardly moved (${Math.round(start)} → ${Math.round(peak)} MB) and stayed there.`;
+    if (start > 0 && peak - start < 10) return `few connections were opened, so the memory hardly moved (${Math.round(start)} → ${Math.round(peak)} MB) and stayed there.`;
     const grew = second - peak;
-    return `the sessions had expired (a poll with the last one's id answered 400), yet the process kept ${Math.round(after)} MB: freed memory the allocator does not return. The second flood reused it (its peak ${grew >= 0 ? `only ${Math.round(grew)} MB higher` : 'no higher'}), so it is held, not leaked; until reused, it is the server's.`;
+    return `the connections had expired (a poll with the last one's id answered 400), yet the process kept ${Math.round(after)} MB: freed memory the allocator does not return. The second flood reused it (its peak ${grew >= 0 ? `only ${Math.round(grew)} MB higher` : 'no higher'}), so it is held, not leaked; until reused, it is the server's.`;
   }
   if (id === 'apipage' || id === 'static') {
     const tcp = String(v('tcp_mem') ?? '').split(' / ').map(Number);

@@ -847,7 +847,7 @@ async function pollingFlood(max, concurrency, limitS) {
   return { sent, ok, refused: sent - ok - failed, failed, status, errors, sids, seconds: (nowMs() - t0) / 1000 };
 }
 
-/** Whether the server still has an Engine.IO session: a poll answers 200 (packets) or 400 (unknown sid). */
+/** Whether the server still has an Engine.IO connection: a poll answers 200 (packets) or 400 (unknown sid). */
 async function sessionAlive(sid) {
   if (!sid) return null;
   const r = await request('GET', `/socket.io/?EIO=4&transport=polling&sid=${encodeURIComponent(sid)}`, { timeoutMs: secs(30) + 5000 });
@@ -876,16 +876,16 @@ async function attackPolling() {
   const second = await pollingFlood(MAX, CONCURRENCY, LIMIT_S);
   await sleep(1000);
   const peakSecond = rss.peak;
-  log(`second flood: ${second.ok} sessions in ${second.seconds.toFixed(1)} s; RSS peak ${mb(peakSecond)} MB; first flood's last Engine.IO session ${alive}`);
+  log(`second flood: ${second.ok} connections in ${second.seconds.toFixed(1)} s; RSS peak ${mb(peakSecond)} MB; first flood's last Engine.IO connection ${alive}`);
   fig('sent', `handshake requests sent (in ${round(first.seconds, 1)} s, ${CONCURRENCY} at a time)`, first.sent);
-  fig('ok', '… answered 200 (a session opened)', first.ok);
+  fig('ok', '… answered 200 (a connection opened)', first.ok);
   fig('refused', '… refused (another status) / failed (connection error)', `${first.refused} / ${first.failed}`, 'text');
   fig('rss_start', 'server RSS before, MB', mb(start), 'MB');
   fig('rss_peak', 'server RSS peak, MB', mb(peakFirst), 'MB');
   fig('rss_end', 'server RSS when the flood stopped, MB', mb(atEnd), 'MB');
   marks.forEach((m, i) => fig(`rss_after_${i}`, `server RSS ${m.at_s} s after, MB`, mb(m.rss_kb), 'MB'));
-  fig('alive', `the flood's last Engine.IO session ${marks.at(-1).at_s} s after`, alive, 'text');
-  fig('second', `the same flood again (${second.ok.toLocaleString('en-US')} sessions): server RSS peak, MB`, mb(peakSecond), 'MB');
+  fig('alive', `the flood's last Engine.IO connection ${marks.at(-1).at_s} s after`, alive, 'text');
+  fig('second', `the same flood again (${second.ok.toLocaleString('en-US')} connections): server RSS peak, MB`, mb(peakSecond), 'MB');
   fig('cpu_per_1k', 'server CPU per 1,000 requests, ms', round((cpu / Math.max(1, first.sent)) * 1000, 0), 'ms');
   result.counts = { first: { ...first, sids: undefined }, second: { ...second, sids: undefined }, last_session_after: alive, server_cpu_ms: cpu };
   result.rss_kb = { start, peak_first: peakFirst, at_end: atEnd, marks, peak_second: peakSecond };
