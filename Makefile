@@ -56,7 +56,8 @@ py-clients:
 	  touch target/py-clients/.installed; }
 
 run: setup
-	cargo leptos serve
+	@# --split as in `make release`: the lazy routes (admin pages) need the split step in every build.
+	cargo leptos serve --split
 
 test: setup py-clients lint test-rust test-e2e
 
