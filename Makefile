@@ -15,6 +15,7 @@ WASM_BINDGEN_VERSION := $(shell sed -n '/^name = "wasm-bindgen"$$/{n;s/^version 
 export PATH := $(CURDIR)/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 CARGO_TEST := $(shell command -v cargo-nextest >/dev/null && echo "nextest run --no-tests=fail" || echo test)
+NOT_SQLITE := $(shell command -v cargo-nextest >/dev/null && echo "-E 'not test(/sqlite/)'" || echo "-- --skip sqlite")
 
 .PHONY: help setup py-clients run test lint test-rust test-e2e release sqlx-prepare bench bench-attacks
 
@@ -84,6 +85,9 @@ lint: lint-tools
 
 test-rust: py-clients
 	cargo $(CARGO_TEST) -p server -p app --features app/ssr
+	@# The API tests again on PostgreSQL (127.0.0.1:5432 unless TAGARELA_TEST_PG_URL says
+	@# otherwise; each test creates its own database and drops it), but for those about SQLite.
+	TAGARELA_TEST_BACKEND=postgres cargo $(CARGO_TEST) -p server --features app/ssr --test api $(NOT_SQLITE)
 
 # The browser tests run the release binary, as people run it (the build checks it too), on a fresh database.
 test-e2e: release
@@ -102,7 +106,7 @@ release: setup
 # After changing a query: regenerate the committed .sqlx/ data from a scratch database.
 sqlx-prepare:
 	rm -rf .sqlx target/sqlx-dev.db && mkdir -p .sqlx target
-	cat migrations/*.sql | sqlite3 target/sqlx-dev.db
+	cat migrations/sqlite/*.sql | sqlite3 target/sqlx-dev.db
 	touch server/src/lib.rs
 	DATABASE_URL=sqlite://$(CURDIR)/target/sqlx-dev.db SQLX_OFFLINE=false SQLX_OFFLINE_DIR=$(CURDIR)/.sqlx \
 	  cargo check -p server --all-targets

@@ -95,8 +95,10 @@ pub struct Config {
     pub bind: IpAddr,
     /// Listen port; 0 picks a free one (tests).
     pub port: u16,
-    /// `sqlite://path`.
+    /// `sqlite://path` (the default) or `postgres://…`.
     pub database_url: String,
+    /// `DATABASE_POOL_SIZE`: PostgreSQL connections this instance keeps open at most.
+    pub pg_pool_size: u32,
     /// `SQLITE_SYNCHRONOUS`: NORMAL (default) or FULL.
     pub durability: Durability,
     /// HS256 key; `None` means generate once and keep in the database.
@@ -210,6 +212,10 @@ impl Config {
                 .parse()
                 .context("PORT must be a port number")?,
             database_url: parse_or("DATABASE_URL", "sqlite://tagarela.db"),
+            pg_pool_size: u32::try_from(
+                positive(&parse_or("DATABASE_POOL_SIZE", "10")).context("DATABASE_POOL_SIZE")?,
+            )
+            .context("DATABASE_POOL_SIZE is too large")?,
             durability,
             jwt_secret,
             jwt_ttl: parse_duration(&parse_or("JWT_TTL", "24h")).context("JWT_TTL")?,

@@ -34,9 +34,6 @@ pub enum AppError {
     /// `internal`, 500: a bug or an outage; the cause is logged, not sent.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
-    /// `internal`, 500: a database failure.
-    #[error(transparent)]
-    Db(#[from] sqlx::Error),
 }
 
 /// The crate's result type.
@@ -53,7 +50,7 @@ impl AppError {
             AppError::Conflict(_) => "conflict",
             AppError::RateLimited(_) => "rate_limited",
             AppError::PayloadTooLarge(_) => "payload_too_large",
-            AppError::Internal(_) | AppError::Db(_) => "internal",
+            AppError::Internal(_) => "internal",
         }
     }
 
@@ -67,7 +64,7 @@ impl AppError {
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             AppError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            AppError::Internal(_) | AppError::Db(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
@@ -81,10 +78,6 @@ impl AppError {
         let message = match self {
             AppError::Internal(cause) => {
                 tracing::error!(error = ?cause, "internal error");
-                "Something went wrong on our side.".to_owned()
-            }
-            AppError::Db(cause) => {
-                tracing::error!(error = ?cause, "database error");
                 "Something went wrong on our side.".to_owned()
             }
             other => other.to_string(),
@@ -102,13 +95,12 @@ impl IntoResponse for AppError {
     }
 }
 
-/// Maps a unique-constraint failure to `conflict` with `message`, any other error through.
-pub fn unique_as_conflict(message: &'static str) -> impl FnOnce(sqlx::Error) -> AppError {
-    move |e| match &e {
-        sqlx::Error::Database(db) if db.is_unique_violation() => {
-            AppError::Conflict(message.to_owned())
-        }
-        _ => AppError::Db(e),
+/// Gives a `conflict` from the store (a unique violation) the domain's `message`; any other
+/// error passes through.
+pub fn on_conflict(message: &'static str) -> impl FnOnce(AppError) -> AppError {
+    move |e| match e {
+        AppError::Conflict(_) => AppError::Conflict(message.to_owned()),
+        e => e,
     }
 }
 

@@ -1,5 +1,5 @@
 //! Tagarela's server: the HTTP API, the Socket.IO realtime layer and the server-rendered pages on
-//! one axum router and one port, over SQLite. `main.rs` only starts it; tests build
+//! one axum router and one port, over SQLite or PostgreSQL. `main.rs` only starts it; tests build
 //! `startup::Application` directly.
 //!
 //! # The map
@@ -14,22 +14,25 @@
 //!             write, commit, publish)                       with its audience)
 //!                    |
 //!                    v
-//!   store:   */store.rs, messages/writer.rs, db.rs (SQLite: sqlx pool, rusqlite writer
-//!            thread and readers)
+//!   port:    store/mod.rs (the Store and StoreConn traits)
+//!                    ^
+//!                    | implemented by
+//!   store:   store/sqlite/ (sqlx pool; rusqlite writer thread and readers for the room log)
+//!            store/postgres/ (sqlx pool; the room log's committing task)
 //! ```
 //!
 //! - **Domain** (`auth/`, `rooms/`, `messages/`, `users/`, `ephemeral/`, `events.rs`,
-//!   `bus.rs`, `state.rs`, `limits.rs`): decides. It never names Socket.IO: a change that
-//!   connected users must hear of is published as an `events::Event` on the `bus::Bus` after
-//!   its commit, and it imports no adapter. `scripts/check-layers.sh` (run by `make lint`)
-//!   keeps both so.
+//!   `bus.rs`, `state.rs`, `limits.rs`, `error.rs`, and the store port `store/mod.rs`):
+//!   decides. It never names Socket.IO or a database driver: a change that connected users must
+//!   hear of is published as an `events::Event` on the `bus::Bus` after its commit, and the
+//!   database is reached through `state.store` (`store::Store`). It imports no adapter.
+//!   `scripts/check-layers.sh` (run by `make lint`) keeps it so.
 //! - **Adapters**: `realtime/` turns socket events into domain calls and published events into
 //!   socket operations (`realtime::fanout`, with the handlers' registration the only code that
 //!   holds a `SocketIo`); the `http.rs` files and `admin/` do the same for HTTP and pages;
-//!   `startup.rs` wires it all. Imports point inward: adapters import the domain, never the
-//!   reverse.
-//! - **Store**: the SQL of each area sits beside it (`store.rs`), and the ordered write path of
-//!   room logs in `messages/writer.rs`.
+//!   `store/sqlite/` and `store/postgres/` hold all SQL, one folder per backend, each with its
+//!   migrations in `migrations/<backend>/`; `startup.rs` wires it all and picks the backend by
+//!   `DATABASE_URL`. Imports point inward: adapters import the domain, never the reverse.
 
 // The room view's typed view tree is deep: the release profile's layout queries, when this
 // crate renders it on the server, need more depth than the default.
@@ -40,7 +43,6 @@ pub mod assets;
 pub mod auth;
 pub mod bus;
 pub mod config;
-pub mod db;
 pub mod ephemeral;
 pub mod error;
 pub mod events;
@@ -53,5 +55,6 @@ pub mod rooms;
 pub mod serve;
 pub mod startup;
 pub mod state;
+pub mod store;
 pub mod telemetry;
 pub mod users;

@@ -10,7 +10,9 @@ const HELP_AFTER: &str = "\
 Configuration comes from the environment, or a .env file in the working directory; every
 variable is optional:
   PORT, BIND               listen address (3000, 127.0.0.1)
-  DATABASE_URL             sqlite://tagarela.db, created and migrated at start
+  DATABASE_URL             sqlite://tagarela.db (default) or postgres://user@host/db;
+                           created (SQLite) and migrated at start
+  DATABASE_POOL_SIZE       PostgreSQL connections kept open at most (10)
   SQLITE_SYNCHRONOUS       NORMAL (default) or FULL
   JWT_SECRET, JWT_TTL      token key (generated once, kept in the database) and lifetime (24h)
   PUBLIC_URL               the public origin, e.g. https://chat.example.org

@@ -9,7 +9,8 @@ use crate::messages::writer::Writer;
 use crate::realtime::guard::{Guard, GuardLayer};
 use crate::realtime::outbox::Outboxes;
 use crate::state::{AppState, Services};
-use crate::{assets, db, realtime, telemetry};
+use crate::store::Store;
+use crate::{assets, realtime, telemetry};
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::StatusCode;
@@ -60,8 +61,7 @@ pub struct Application {
 impl Application {
     /// Opens and migrates the database, builds the router and binds `config.bind:config.port`.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
-        let db = db::connect(&config.database_url, config.durability).await?;
-        let database_file = db::file_path(&db).await?;
+        let store = open_store(&config).await?;
         crate::assets::warn_if_unbuilt();
         let listener = TcpListener::bind((config.bind, config.port)).await?;
         let address = listener.local_addr()?;
@@ -70,7 +70,7 @@ impl Application {
             .site_pkg_dir("pkg")
             .site_addr(address)
             .build();
-        let auth = crate::auth::Auth::start(&db, &config).await?;
+        let auth = crate::auth::Auth::start(&*store, &config).await?;
         let (writer, writer_task) = Writer::new();
         let message_rate = RateLimiter::new(config.message_rate);
         let outboxes = Arc::new(Outboxes::default());
@@ -79,8 +79,7 @@ impl Application {
             outboxes: outboxes.clone(),
         });
         let services = Arc::new(Services {
-            db,
-            readers: db::Readers::new(&database_file),
+            store,
             config,
             leptos,
             auth,
@@ -121,8 +120,7 @@ impl Application {
             .bus
             .subscribe(Arc::new(realtime::fanout::Fanout::new(io.clone())));
         let state = AppState { services };
-        let writer =
-            writer_task.start(&database_file, state.config.durability, state.bus.clone())?;
+        let writer = writer_task.start(&*state.store, state.bus.clone())?;
         let emitters = vec![
             realtime::spawn_sweeper(io.clone(), state.config.write_timeout),
             spawn_memory_trimmer(),
@@ -208,9 +206,26 @@ impl Application {
                 panicked += 1;
             }
         }
-        self.state.db.close().await;
+        self.state.store.close().await;
         anyhow::ensure!(panicked == 0, "{panicked} background task(s) panicked");
         Ok(())
+    }
+}
+
+/// The store `DATABASE_URL` names, opened and migrated: `sqlite:` (the default) or
+/// `postgres://` (also `postgresql://`); any other scheme stops the start.
+async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
+    let url = config.database_url.as_str();
+    if url.starts_with("sqlite:") {
+        let store = crate::store::sqlite::SqliteStore::open(url, config.durability).await?;
+        Ok(Arc::new(store))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let store = crate::store::postgres::PgStore::open(url, config.pg_pool_size).await?;
+        Ok(Arc::new(store))
+    } else {
+        // Only the scheme: the rest may hold a password.
+        let scheme = url.split_once(':').map_or("", |(scheme, _)| scheme);
+        anyhow::bail!("DATABASE_URL must start with sqlite:// or postgres://, not {scheme:?}")
     }
 }
 
@@ -261,7 +276,7 @@ fn router(state: AppState) -> Router {
 
 /// `GET /healthz`: ok when the database answers.
 async fn healthz(State(state): State<AppState>) -> Result<impl IntoResponse, AppError> {
-    db::ping(&state.db).await?;
+    state.store.ping().await?;
     Ok(axum::Json(serde_json::json!({"status": "ok"})))
 }
 

@@ -5,15 +5,12 @@
 use crate::config::Config;
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
-use sqlx::SqlitePool;
 use std::sync::Arc;
 
 /// The long-lived parts of the application.
 pub struct Services {
-    /// The database.
-    pub db: SqlitePool,
-    /// Synchronous reads of the message log.
-    pub readers: crate::db::Readers,
+    /// The database, behind the store port.
+    pub store: Arc<dyn crate::store::Store>,
     /// The configuration read at start.
     pub config: Config,
     /// Leptos's rendering options.

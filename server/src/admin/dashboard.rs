@@ -8,7 +8,7 @@ use app::models::Dashboard;
 
 /// The dashboard's figures now.
 pub async fn snapshot(state: &AppState) -> Result<Dashboard> {
-    let rooms = crate::rooms::store::busiest_rooms_last_hour(&state.db).await?;
+    let rooms = state.store.conn().await?.busiest_rooms_last_hour().await?;
     Ok(Dashboard {
         sockets: state.presence.socket_count() as u64,
         users_online: state.presence.online_count() as u64,

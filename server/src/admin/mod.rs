@@ -4,13 +4,12 @@
 pub mod dashboard;
 pub mod http;
 pub mod pages;
-pub mod store;
 
 use crate::auth::CurrentUser;
 use crate::error::{AppError, Result};
 use crate::state::AppState;
+use crate::store::StoreConn;
 pub use app::models::AdminAction;
-use sqlx::SqliteExecutor;
 
 /// Entries `GET /api/admin/actions` returns without `limit`.
 pub const ACTIONS_DEFAULT: i64 = 50;
@@ -60,14 +59,14 @@ impl Action {
 /// Records that `admin` did `action` to `target`. Callers pass their write transaction so the
 /// entry commits, or not, with the change itself.
 pub async fn record(
-    db: impl SqliteExecutor<'_>,
+    db: &mut dyn StoreConn,
     admin: &CurrentUser,
     action: Action,
     target: &str,
     detail: &str,
 ) -> Result<()> {
-    store::insert_action(db, admin.id, action.as_str(), target, detail).await?;
-    Ok(())
+    db.insert_action(admin.id, action.as_str(), target, detail)
+        .await
 }
 
 /// The newest `limit` entries (default 50, 1–200), newest first.
@@ -76,7 +75,7 @@ pub async fn recent_actions(state: &AppState, limit: Option<i64>) -> Result<Vec<
     if !(1..=ACTIONS_MAX).contains(&limit) {
         return Err(AppError::InvalidInput("limit must be 1 to 200.".into()));
     }
-    Ok(store::recent_actions(&state.db, limit).await?)
+    state.store.conn().await?.recent_actions(limit).await
 }
 
 /// `old → new`, the detail of a rename or a role change.

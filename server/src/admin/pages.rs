@@ -40,7 +40,6 @@ pub async fn guard(State(state): State<AppState>, request: Request, next: Next) 
         Ok(me) if me.is_admin() => next.run(Request::from_parts(parts, body)).await,
         Err(AppError::Unauthorized(_)) => Redirect::to("/login").into_response(),
         Err(AppError::Internal(e)) => AppError::Internal(e).into_response(),
-        Err(AppError::Db(e)) => AppError::Db(e).into_response(),
         _ => forbidden_page(),
     }
 }

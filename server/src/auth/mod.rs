@@ -8,22 +8,19 @@ pub mod forms;
 pub mod http;
 pub mod origin;
 pub mod password;
-pub mod store;
 pub mod token;
 
 use crate::config::Config;
-use crate::db;
-use crate::error::{AppError, Result, unique_as_conflict};
+use crate::error::{AppError, Result, on_conflict};
 use crate::events::{Audience, Event};
 use crate::limits::RateLimiter;
 use crate::state::AppState;
-use crate::users;
+use crate::store::Store;
 use anyhow::Context;
 use app::models::{Role, Session, User, UserId};
 use app::validate::{Password, Username};
 use password::Passwords;
 use rand::RngCore;
-use sqlx::SqlitePool;
 use std::net::IpAddr;
 use token::TokenKeys;
 
@@ -114,10 +111,10 @@ pub struct Auth {
 
 impl Auth {
     /// Loads (or generates once) the secret, and makes sure the configured admin exists.
-    pub async fn start(db: &SqlitePool, config: &Config) -> anyhow::Result<Self> {
+    pub async fn start(store: &dyn Store, config: &Config) -> anyhow::Result<Self> {
         let secret = match &config.jwt_secret {
             Some(secret) => secret.clone(),
-            None => load_or_generate_secret(db).await?,
+            None => load_or_generate_secret(store).await?,
         };
         let passwords = Passwords::new()?;
         if let Some((username, password)) = &config.admin {
@@ -127,7 +124,10 @@ impl Auth {
                 .hash(password)
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
-            users::store::upsert_admin(db, username, &hash)
+            store
+                .conn()
+                .await?
+                .upsert_admin(username, &hash)
                 .await
                 .context("creating the configured admin")?;
         }
@@ -187,14 +187,15 @@ impl Attempt<'_> {
 }
 
 /// The secret kept in the database, generated on first start so restarts keep sessions valid.
-async fn load_or_generate_secret(db: &SqlitePool) -> anyhow::Result<String> {
-    if let Some(secret) = store::find_setting(db, SECRET_SETTING).await? {
+async fn load_or_generate_secret(store: &dyn Store) -> Result<String> {
+    let mut db = store.conn().await?;
+    if let Some(secret) = db.find_setting(SECRET_SETTING).await? {
         return Ok(secret);
     }
     let mut bytes = [0u8; 48];
     rand::rng().fill_bytes(&mut bytes);
     let secret: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    Ok(store::insert_setting_once(db, SECRET_SETTING, &secret).await?)
+    db.insert_setting_once(SECRET_SETTING, &secret).await
 }
 
 /// `exp` as API.md's `expires_at` (RFC 3339, UTC).
@@ -237,11 +238,12 @@ pub async fn register(state: &AppState, addr: IpAddr, input: CredentialsInput) -
     let username = Username::parse(&input.username)?;
     let password = Password::parse(&input.password)?;
     let hash = state.auth.passwords.hash(password.as_str()).await?;
-    let mut tx = db::begin_write(&state.db).await?;
-    let user = users::store::insert_user(&mut tx, username.as_str(), &hash)
+    let mut tx = state.store.begin().await?;
+    let user = tx
+        .insert_user(username.as_str(), &hash)
         .await
-        .map_err(unique_as_conflict("That username is taken."))?;
-    let session_id = store::insert_session(&mut *tx, user.id).await?;
+        .map_err(on_conflict("That username is taken."))?;
+    let session_id = tx.insert_session(user.id).await?;
     tx.commit().await?;
     tracing::info!(user_id = %user.id, "user registered");
     session_body(state, user, session_id)
@@ -255,7 +257,12 @@ pub async fn login(state: &AppState, addr: IpAddr, input: CredentialsInput) -> R
         Err(_) => String::new(),
     };
     let attempt = state.auth.password_attempt(name_key, addr)?;
-    let found = users::store::find_credentials(&state.db, &input.username).await?;
+    let found = state
+        .store
+        .conn()
+        .await?
+        .find_credentials(&input.username)
+        .await?;
     let (user, hash) = match found {
         Some(c) => (Some(c.user), Some(c.password_hash)),
         None => (None, None),
@@ -269,7 +276,7 @@ pub async fn login(state: &AppState, addr: IpAddr, input: CredentialsInput) -> R
         _ => return Err(AppError::Unauthorized("Wrong username or password.".into())),
     };
     attempt.succeeded();
-    let session_id = store::insert_session(&state.db, user.id).await?;
+    let session_id = state.store.conn().await?.insert_session(user.id).await?;
     session_body(state, user, session_id)
 }
 
@@ -281,14 +288,23 @@ pub async fn refresh(state: &AppState, me: &CurrentUser) -> Result<Session> {
 
 /// The caller's `user`.
 pub async fn me_user(state: &AppState, me: &CurrentUser) -> Result<User> {
-    users::store::find_user(&state.db, me.id)
+    state
+        .store
+        .conn()
+        .await?
+        .find_user(me.id)
         .await?
         .ok_or_else(|| AppError::Unauthorized("Your session has ended.".into()))
 }
 
 /// Ends the caller's session and closes its sockets.
 pub async fn logout(state: &AppState, me: &CurrentUser) -> Result<()> {
-    store::delete_session(&state.db, me.session_id).await?;
+    state
+        .store
+        .conn()
+        .await?
+        .delete_session(me.session_id)
+        .await?;
     state.auth.sessions.invalidate();
     close_session_sockets(state, &[me.session_id]).await;
     Ok(())
@@ -301,7 +317,12 @@ pub async fn logout_all(state: &AppState, me: &CurrentUser) -> Result<()> {
 
 /// Ends every session of `user_id` (logout-all, ban) and closes all their sockets.
 pub async fn end_all_sessions(state: &AppState, user_id: UserId) -> Result<()> {
-    store::delete_sessions_except(&state.db, user_id, None).await?;
+    state
+        .store
+        .conn()
+        .await?
+        .delete_sessions_except(user_id, None)
+        .await?;
     state.auth.sessions.invalidate();
     let sockets = Audience::User(user_id);
     state.bus.publish(Event::Disconnect(sockets)).await;
@@ -330,15 +351,17 @@ pub async fn change_password(
     let attempt = state
         .auth
         .password_attempt(me.username.to_lowercase(), addr)?;
-    let hash = users::store::find_password_hash(&state.db, me.id).await?;
+    let hash = state.store.conn().await?.find_password_hash(me.id).await?;
     if !state.auth.passwords.verify(hash, &input.current).await? {
         return Err(AppError::Forbidden("The current password is wrong.".into()));
     }
     attempt.succeeded();
     let new_hash = state.auth.passwords.hash(new.as_str()).await?;
-    let mut tx = db::begin_write(&state.db).await?;
-    users::store::update_password_hash(&mut *tx, me.id, &new_hash).await?;
-    let ended = store::delete_sessions_except(&mut *tx, me.id, Some(me.session_id)).await?;
+    let mut tx = state.store.begin().await?;
+    tx.update_password_hash(me.id, &new_hash).await?;
+    let ended = tx
+        .delete_sessions_except(me.id, Some(me.session_id))
+        .await?;
     tx.commit().await?;
     state.auth.sessions.invalidate();
     close_session_sockets(state, &ended).await;
@@ -375,7 +398,12 @@ async fn session_user(
         return Ok(Some(me));
     }
     let generation = sessions.generation();
-    let found = store::find_session_user(&state.db, user_id, session_id).await?;
+    let found = state
+        .store
+        .conn()
+        .await?
+        .find_session_user(user_id, session_id)
+        .await?;
     if let Some(me) = &found {
         sessions.put(generation, me.clone());
     }

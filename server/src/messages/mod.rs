@@ -2,7 +2,6 @@
 //! handlers and the HTTP routes both call these.
 
 pub mod http;
-pub mod store;
 pub mod writer;
 
 use crate::auth::CurrentUser;
@@ -108,11 +107,10 @@ async fn prepare_send(
     // when it turns out not to count (refused, or a retry of a stored message).
     if !state.message_rate.try_hit(&me.id) {
         // A retry of a message already stored is answered even when limited.
-        let (user, retried) = (me.id, client_id.clone());
-        if let Some(retried) = retried
+        if let Some(retried) = &client_id
             && let Some(message) = state
-                .readers
-                .run(move |db| store::find_by_client_id(db, user, retried.as_str()))
+                .store
+                .find_by_client_id(me.id, retried.as_str())
                 .await?
         {
             return Ok(Err(Applied {
@@ -173,10 +171,7 @@ pub async fn history(
         return Err(AppError::InvalidInput("limit must be 1 to 200.".into()));
     }
     rooms::find_room(state, room).await?;
-    let mut messages = state
-        .readers
-        .run(move |db| store::history(db, room, before, limit + 1))
-        .await?;
+    let mut messages = state.store.history(room, before, limit + 1).await?;
     let mut has_more = messages.len() as i64 > limit;
     messages.truncate(limit as usize);
     // Newest first here: a cut keeps the newest, and the client pages on from the oldest kept.
@@ -192,8 +187,8 @@ pub async fn changes_since(
     since: i64,
 ) -> Result<(Vec<Message>, bool)> {
     let mut messages = state
-        .readers
-        .run(move |db| store::changes_since(db, room, since, CATCH_UP_PAGE + 1))
+        .store
+        .changes_since(room, since, CATCH_UP_PAGE + 1)
         .await?;
     let mut has_more = messages.len() as i64 > CATCH_UP_PAGE;
     messages.truncate(CATCH_UP_PAGE as usize);

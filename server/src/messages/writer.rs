@@ -1,39 +1,35 @@
-//! The ordered write path: one thread commits every change to messages, one task publishes
-//! them in commit order. socketioxide broadcasts from concurrent tasks can interleave, so one path
-//! is what keeps each room's events in `seq` order on every socket. It also batches: the changes
-//! queued while a transaction runs are committed together in the next one (group commit), so a
-//! burst costs one commit, not one per message; and while the task broadcasts one batch, the
-//! thread already commits the next. Nothing is broadcast or acked before its commit.
+//! The ordered write path of room logs. Every change to messages goes through one queue; the
+//! store's committer (`Store::start_writer`) commits them in queue order, grouping the changes
+//! queued while a transaction runs into the next one (group commit: a burst costs one commit,
+//! not one per message), and one task here publishes them in commit order. socketioxide
+//! broadcasts from concurrent tasks can interleave, so one path is what keeps each room's
+//! events in `seq` order on every socket. Nothing is published or acked before its commit.
+//!
+//! The rules of a change (who may send, edit or delete) are here, once: both backends'
+//! committers call `refusal` and `check_edit` inside their transaction.
 
-use super::store;
 use crate::auth::CurrentUser;
 use crate::bus::Bus;
-use crate::config::Durability;
 use crate::error::{AppError, Result};
 use crate::events::{Event, LogChange};
+use crate::store::Store;
 use anyhow::Context;
 use app::events;
-use app::models::{Message, MessageId, RoomId, UserId, UserRef};
-use app::validate::{ClientId, MessageText, mentioned_usernames};
-use rusqlite::{Connection, TransactionBehavior};
+use app::models::{Message, MessageId, RoomId, UserId};
+use app::validate::{ClientId, MessageText};
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
 /// Changes waiting beyond this make senders wait (backpressure) rather than grow memory.
 const QUEUE: usize = 4096;
-/// The most changes committed in one transaction.
-const MAX_BATCH: usize = 512;
-/// How long the writer waits for more changes before a commit when the last batch had several:
-/// the throughput benchmark measured 5 % less server CPU per acked message with 0.3 ms than with
-/// none (larger batches), and a single message still commits at once.
-const LINGER: std::time::Duration = std::time::Duration::from_micros(300);
-/// The writer's page cache, in KiB (SQLite's default is 2 MiB). Every room takes new messages at
-/// the end of its own range of the catch-up index, and every sender at the end of theirs in the
-/// `clientId` index: with many active rooms and senders those index pages no longer fit in 2 MiB,
-/// and each commit read them back from the file.
-const CACHE_KIB: i64 = 16 * 1024;
+/// The most changes a committer puts in one transaction.
+pub const MAX_BATCH: usize = 512;
+/// How long a committer waits for more changes before a commit when the last batch had
+/// several: the throughput benchmark measured 5 % less server CPU per acked message with
+/// 0.3 ms than with none (larger batches), and a single message still commits at once.
+pub const LINGER: std::time::Duration = std::time::Duration::from_micros(300);
 /// Mentions notified per message: a text naming hundreds of users must not stall the writer.
-const MAX_MENTIONS: usize = 20;
+pub const MAX_MENTIONS: usize = 20;
 
 /// One change to a room's messages.
 pub enum Change {
@@ -63,16 +59,19 @@ pub struct Applied {
 }
 
 /// What the writer publishes after the commit.
-struct Outgoing {
-    change: LogChange,
-    mentioned: Vec<UserId>,
+pub struct Outgoing {
+    /// New, updated or deleted.
+    pub change: LogChange,
+    /// The members the message mentions.
+    pub mentioned: Vec<UserId>,
 }
 
 /// Runs with a change's outcome on the broadcasting task, right after its broadcast: a socket's
 /// ack then leaves in the same write as its own copy of the broadcast, with no task to wake.
 pub type Done = Box<dyn FnOnce(Result<Applied>) + Send>;
 
-type Job = (Change, Done);
+/// A queued change and what runs with its outcome.
+pub type Job = (Change, Done);
 
 /// A `Done` that hands the outcome to the returned future, for a caller that waits for it.
 pub fn answer() -> (Done, impl Future<Output = Result<Applied>>) {
@@ -120,55 +119,14 @@ impl Writer {
 }
 
 impl WriterTask {
-    /// Opens the writer's own connection to `path` (the file the pool migrated), starts the
-    /// committing thread and the broadcasting task; both stop when every `Writer` is dropped.
+    /// Starts the store's committer and the task that publishes what it commits; both stop
+    /// when every `Writer` is dropped.
     pub fn start(
         self,
-        path: &str,
-        durability: Durability,
+        store: &dyn Store,
         bus: Arc<Bus>,
     ) -> anyhow::Result<tokio::task::JoinHandle<()>> {
-        let mut conn = crate::db::open_sync(path, durability)
-            .with_context(|| format!("opening the writer's connection to {path}"))?;
-        // A negative `cache_size` is in KiB.
-        conn.pragma_update(None, "cache_size", -CACHE_KIB)
-            .context("sizing the writer's page cache")?;
-        let (committed_tx, mut committed) = mpsc::unbounded_channel::<Vec<Committed>>();
-        let mut jobs = self.jobs;
-        std::thread::Builder::new()
-            .name("writer".into())
-            .spawn(move || {
-                let mut batch = Vec::with_capacity(MAX_BATCH);
-                // The size of the last batch: more than one means senders are concurrent.
-                let mut last_batch = 0;
-                while let Some(job) = jobs.blocking_recv() {
-                    batch.push(job);
-                    if last_batch > 1 {
-                        // Under concurrent sends, wait a little for more (group commit, as
-                        // PostgreSQL's `commit_delay` does): larger batches need fewer commits,
-                        // thread switches and socket writes per message (a socket gets one
-                        // write a batch).
-                        std::thread::sleep(LINGER);
-                    } else {
-                        // A send wakes this thread at once. When it shares a core with the async
-                        // workers, they are then stopped mid-burst; yielding first lets them
-                        // queue the rest of the burst. With a free core, it returns at once.
-                        std::thread::yield_now();
-                    }
-                    while batch.len() < MAX_BATCH {
-                        match jobs.try_recv() {
-                            Ok(job) => batch.push(job),
-                            Err(_) => break,
-                        }
-                    }
-                    last_batch = batch.len();
-                    let done = commit_batch(&mut conn, std::mem::take(&mut batch));
-                    if committed_tx.send(done).is_err() {
-                        break;
-                    }
-                }
-            })
-            .context("starting the writer thread")?;
+        let mut committed = store.start_writer(self.jobs)?;
         Ok(tokio::spawn(async move {
             while let Some(batch) = committed.recv().await {
                 for (outcome, done) in batch {
@@ -188,51 +146,10 @@ impl WriterTask {
 }
 
 /// A committed change's outcome and what runs with it.
-type Committed = (Outcome, Done);
+pub type Committed = (Outcome, Done);
 
 /// A change's result: `Err` for a rule it broke (nothing written).
-type Outcome = Result<(Applied, Option<Outgoing>)>;
-
-fn commit_batch(conn: &mut Connection, batch: Vec<Job>) -> Vec<Committed> {
-    metrics::histogram!("writer_batch_size").record(batch.len() as f64);
-    let (changes, replies): (Vec<Change>, Vec<_>) = batch.into_iter().unzip();
-    // The whole batch in one transaction. A change refused by a rule fails before it writes, so
-    // it fails alone; only a database error can leave a change half-written (a `seq` taken, say),
-    // and then the batch is rolled back and each change redone in a transaction of its own.
-    let outcomes = match run_batch(conn, &changes) {
-        Ok(outcomes) => outcomes,
-        Err(e) => {
-            tracing::warn!(error = ?e, size = changes.len(), "batch failed; committing its changes one by one");
-            changes
-                .iter()
-                .map(
-                    |change| match run_batch(conn, std::slice::from_ref(change)) {
-                        Ok(mut one) => one.pop().unwrap_or_else(|| {
-                            Err(AppError::Internal(anyhow::anyhow!("no outcome")))
-                        }),
-                        Err(e) => Err(AppError::Internal(
-                            anyhow::anyhow!(e).context("committing a change"),
-                        )),
-                    },
-                )
-                .collect()
-        }
-    };
-    outcomes.into_iter().zip(replies).collect()
-}
-
-/// Applies `changes` in one transaction and commits; `Err` when the transaction must be undone
-/// (a database error inside a change, or the commit itself). Dropping the transaction rolls back.
-fn run_batch(conn: &mut Connection, changes: &[Change]) -> rusqlite::Result<Vec<Outcome>> {
-    // IMMEDIATE takes the write lock up front, as `db::begin_write` does for the pool.
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let outcomes = changes
-        .iter()
-        .map(|change| apply(&tx, change))
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    tx.commit()?;
-    Ok(outcomes)
-}
+pub type Outcome = Result<(Applied, Option<Outgoing>)>;
 
 /// Publishes the change to its room, and a mention to each mentioned user.
 async fn publish(bus: &Bus, message: Message, outgoing: Outgoing) {
@@ -253,138 +170,65 @@ async fn publish(bus: &Bus, message: Message, outgoing: Outgoing) {
     }
 }
 
-fn apply(conn: &Connection, change: &Change) -> rusqlite::Result<Outcome> {
-    match change {
-        Change::Send {
-            me,
-            room,
-            text,
-            client_id,
-        } => send(conn, me, *room, text, client_id.as_ref()),
-        Change::Edit { me, message, text } => edit(conn, me, *message, Some(text)),
-        Change::Delete { me, message } => edit(conn, me, *message, None),
+/// Why a send inserted nothing, when it was no retry: `found` is whether the sender is a member
+/// and whether the room is archived, `None` when there is no such room.
+pub fn refusal(found: Option<(bool, bool)>) -> AppError {
+    match found {
+        None => AppError::NotFound("No such room.".into()),
+        Some((false, _)) => AppError::Forbidden("Join the room before sending to it.".into()),
+        Some((true, true)) => AppError::Forbidden("This room is archived.".into()),
+        Some((true, false)) => {
+            AppError::Internal(anyhow::anyhow!("insert refused for no known reason"))
+        }
     }
 }
 
-fn send(
-    conn: &Connection,
+/// Whether `me` may edit or delete `message` (`None`: no such message), in a room that is
+/// archived or not (`None`: no such room): own messages, or any message for admins; not in an
+/// archived room unless an admin.
+pub fn check_edit(
     me: &CurrentUser,
-    room: RoomId,
-    text: &MessageText,
-    client_id: Option<&ClientId>,
-) -> rusqlite::Result<Outcome> {
-    let author = UserRef {
-        id: me.id,
-        username: me.username.clone(),
-    };
-    let client_id = client_id.map(ClientId::as_str);
-    // The common case in three one-row statements; a refused send or a retried `clientId` (the
-    // insert's unique index) takes the slow path below.
-    let Some(last_seq) = store::sendable_last_seq(conn, room, me.id)? else {
-        return refused_send(conn, me, room, client_id);
-    };
-    let seq = last_seq + 1;
-    let Some(message) = store::insert_message(conn, room, &author, seq, text.as_str(), client_id)?
-    else {
-        return refused_send(conn, me, room, client_id);
-    };
-    store::set_last_seq(conn, room, seq)?;
-    let mut names = mentioned_usernames(text.as_str());
+    message: Option<&Message>,
+    archived: Option<bool>,
+) -> Result<()> {
+    let not_found = || AppError::NotFound("No such message.".into());
+    let message = message.filter(|m| !m.deleted).ok_or_else(not_found)?;
+    if message.user.id != me.id && !me.is_admin() {
+        return Err(AppError::Forbidden("That is not your message.".into()));
+    }
+    let archived = archived.ok_or_else(not_found)?;
+    if archived && !me.is_admin() {
+        return Err(AppError::Forbidden("This room is archived.".into()));
+    }
+    Ok(())
+}
+
+/// The usernames a message mentions, at most `MAX_MENTIONS`.
+pub fn mentions(text: &MessageText) -> Vec<&str> {
+    let mut names = app::validate::mentioned_usernames(text.as_str());
     names.truncate(MAX_MENTIONS);
-    let mentioned = if names.is_empty() {
-        Vec::new()
-    } else {
-        store::insert_mentions(conn, message.id, room, &names)?
-    };
-    let outgoing = Outgoing {
-        change: LogChange::New,
-        mentioned,
-    };
-    Ok(Ok((
+    names
+}
+
+/// A committed change's outcome, as the committers build it.
+pub fn applied(message: Message, change: LogChange, mentioned: Vec<UserId>) -> Outcome {
+    let outgoing = Outgoing { change, mentioned };
+    Ok((
         Applied {
             message,
             is_new: true,
         },
         Some(outgoing),
-    )))
+    ))
 }
 
-/// Why a message was not inserted: a retried `clientId` (answered with the stored message), or a
-/// rule (no such room, not a member, archived).
-fn refused_send(
-    conn: &Connection,
-    me: &CurrentUser,
-    room: RoomId,
-    client_id: Option<&str>,
-) -> rusqlite::Result<Outcome> {
-    if let Some(client_id) = client_id
-        && let Some(message) = store::find_by_client_id(conn, me.id, client_id)?
-    {
-        let applied = Applied {
+/// A retried send's outcome: the message stored before, nothing published.
+pub fn retried(message: Message) -> Outcome {
+    Ok((
+        Applied {
             message,
             is_new: false,
-        };
-        return Ok(Ok((applied, None)));
-    }
-    Ok(match store::membership_and_archived(conn, me.id, room)? {
-        None => Err(AppError::NotFound("No such room.".into())),
-        Some((false, _)) => Err(AppError::Forbidden(
-            "Join the room before sending to it.".into(),
-        )),
-        Some((true, true)) => Err(AppError::Forbidden("This room is archived.".into())),
-        Some((true, false)) => Err(AppError::Internal(anyhow::anyhow!(
-            "insert refused for no known reason"
-        ))),
-    })
-}
-
-/// An edit (`Some(text)`) or a deletion (`None`): own messages, or any message for admins.
-fn edit(
-    conn: &Connection,
-    me: &CurrentUser,
-    id: MessageId,
-    text: Option<&MessageText>,
-) -> rusqlite::Result<Outcome> {
-    let not_found = || Err(AppError::NotFound("No such message.".into()));
-    let Some(mut message) = store::find_message(conn, id)? else {
-        return Ok(not_found());
-    };
-    if message.deleted {
-        return Ok(not_found());
-    }
-    if message.user.id != me.id && !me.is_admin() {
-        return Ok(Err(AppError::Forbidden("That is not your message.".into())));
-    }
-    let Some(archived) = store::room_archived(conn, message.room_id)? else {
-        return Ok(not_found());
-    };
-    if archived && !me.is_admin() {
-        return Ok(Err(AppError::Forbidden("This room is archived.".into())));
-    }
-    let seq = store::next_seq(conn, message.room_id)?;
-    message.seq = seq;
-    let change = match text {
-        Some(text) => {
-            message.edited_at = Some(store::update_message_text(conn, id, seq, text.as_str())?);
-            message.text = text.as_str().to_owned();
-            LogChange::Updated
-        }
-        None => {
-            store::tombstone_message(conn, id, seq)?;
-            message.text.clear();
-            message.deleted = true;
-            LogChange::Deleted
-        }
-    };
-    let outgoing = Outgoing {
-        change,
-        mentioned: Vec::new(),
-    };
-    Ok(Ok((
-        Applied {
-            message,
-            is_new: true,
         },
-        Some(outgoing),
-    )))
+        None,
+    ))
 }

@@ -8,7 +8,6 @@ use super::reply::EventBudget;
 use super::{ADMINS_ROOM, MemberRooms, TokenExpiry, room_key, session_key, user_key};
 use crate::auth::extract::{bearer_token, cookie_token};
 use crate::auth::{self, CurrentUser, origin};
-use crate::rooms::store as rooms_store;
 use crate::state::AppState;
 use serde_json::Value;
 use socketioxide::SocketIo;
@@ -48,7 +47,7 @@ pub async fn authenticate(
     let (me, exp): (CurrentUser, u64) = auth::authenticate(&state, &token)
         .await
         .map_err(|_| Refused::Unauthorized)?;
-    let rooms = rooms_store::member_room_ids(&state.db, me.id)
+    let rooms = crate::rooms::member_room_ids(&state, me.id)
         .await
         .map_err(|e| {
             tracing::error!(error = ?e, "loading a user's rooms at the handshake");

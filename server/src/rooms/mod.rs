@@ -2,12 +2,10 @@
 //! reading rooms. Changes that concern connected users are published as `Event`s.
 
 pub mod http;
-pub mod store;
 
 use crate::admin::{self, Action};
 use crate::auth::CurrentUser;
-use crate::db;
-use crate::error::{AppError, Result, unique_as_conflict};
+use crate::error::{AppError, Result, on_conflict};
 use crate::events::{Event, SocketId};
 use crate::messages;
 use crate::state::AppState;
@@ -16,19 +14,26 @@ use app::models::{Room, RoomId, UserRef};
 use app::validate::RoomName;
 use serde::Deserialize;
 
+/// Unread and mention counts stop here: the room list says "99+" beyond.
+pub const UNREAD_COUNT_MAX: i64 = 100;
+
 /// The longest topic, in characters.
 pub const TOPIC_MAX_CHARS: usize = 500;
 
 /// A room by id, or `not_found`.
 pub async fn find_room(state: &AppState, room: RoomId) -> Result<Room> {
-    store::find_room(&state.db, room)
+    state
+        .store
+        .conn()
+        .await?
+        .find_room(room)
         .await?
         .ok_or_else(|| AppError::NotFound("No such room.".into()))
 }
 
 /// Every room, with the caller's membership and unread counts.
 pub async fn list_rooms(state: &AppState, me: &CurrentUser) -> Result<Vec<Room>> {
-    Ok(store::list_rooms_for(&state.db, me.id).await?)
+    state.store.conn().await?.list_rooms_for(me.id).await
 }
 
 fn parse_topic(topic: &str) -> Result<String> {
@@ -56,10 +61,11 @@ pub struct NewRoom {
 pub async fn create_room(state: &AppState, admin: &CurrentUser, input: NewRoom) -> Result<Room> {
     let name = RoomName::parse(&input.name)?;
     let topic = parse_topic(input.topic.as_deref().unwrap_or(""))?;
-    let mut tx = db::begin_write(&state.db).await?;
-    let room = store::insert_room(&mut *tx, name.as_str(), &topic)
+    let mut tx = state.store.begin().await?;
+    let room = tx
+        .insert_room(name.as_str(), &topic)
         .await
-        .map_err(unique_as_conflict("A room with that name exists."))?;
+        .map_err(on_conflict("A room with that name exists."))?;
     admin::record(
         &mut *tx,
         admin,
@@ -96,20 +102,18 @@ pub async fn update_room(
     let not_found = || AppError::NotFound("No such room.".into());
     let name = input.name.as_deref().map(RoomName::parse).transpose()?;
     let topic = input.topic.as_deref().map(parse_topic).transpose()?;
-    let mut tx = db::begin_write(&state.db).await?;
-    let before = store::find_room(&mut *tx, room)
-        .await?
+    let mut tx = state.store.begin().await?;
+    let before = tx.find_room(room).await?.ok_or_else(not_found)?;
+    let after = tx
+        .update_room(
+            room,
+            name.as_ref().map(RoomName::as_str),
+            topic.as_deref(),
+            input.archived,
+        )
+        .await
+        .map_err(on_conflict("A room with that name exists."))?
         .ok_or_else(not_found)?;
-    let after = store::update_room(
-        &mut *tx,
-        room,
-        name.as_ref().map(RoomName::as_str),
-        topic.as_deref(),
-        input.archived,
-    )
-    .await
-    .map_err(unique_as_conflict("A room with that name exists."))?
-    .ok_or_else(not_found)?;
     // One entry per real change, each named after the room as it was.
     if after.name != before.name {
         let detail = admin::change(&before.name, &after.name);
@@ -141,11 +145,12 @@ pub async fn update_room(
 /// Deletes a room with its messages and logs it; its sockets leave it and every socket hears
 /// `roomDeleted`.
 pub async fn delete_room(state: &AppState, admin: &CurrentUser, room: RoomId) -> Result<()> {
-    let mut tx = db::begin_write(&state.db).await?;
-    let found = store::find_room(&mut *tx, room)
+    let mut tx = state.store.begin().await?;
+    let found = tx
+        .find_room(room)
         .await?
         .ok_or_else(|| AppError::NotFound("No such room.".into()))?;
-    store::delete_room(&mut *tx, room).await?;
+    tx.delete_room(room).await?;
     admin::record(&mut *tx, admin, Action::RoomDeleted, &found.name, "").await?;
     tx.commit().await?;
     state.bus.publish(Event::RoomDeleted(room)).await;
@@ -161,9 +166,10 @@ pub async fn join_room(state: &AppState, me: &CurrentUser, input: JoinRoom) -> R
     find_room(state, input.room_id).await?;
     let room_id = input.room_id;
     // Joining again is how a client catches up: only a new membership is a write.
-    let marker = store::find_read_marker(&state.db, me.id, room_id).await?;
+    let mut db = state.store.conn().await?;
+    let marker = db.find_read_marker(me.id, room_id).await?;
     if marker.is_none() {
-        store::insert_membership(&state.db, me.id, room_id).await?;
+        db.insert_membership(me.id, room_id).await?;
         state.presence.member_joined(&user_ref(me), room_id);
     }
     state
@@ -180,7 +186,7 @@ pub async fn join_room(state: &AppState, me: &CurrentUser, input: JoinRoom) -> R
         Some(since) => messages::changes_since(state, room.id, since.max(0)).await?,
         None => messages::history(state, room.id, None, None).await?,
     };
-    let members = store::member_ids(&state.db, room.id).await?;
+    let members = state.store.conn().await?.member_ids(room.id).await?;
     let online = state.presence.online_among(&members);
     Ok(JoinRoomAck {
         room,
@@ -194,7 +200,12 @@ pub async fn join_room(state: &AppState, me: &CurrentUser, input: JoinRoom) -> R
 /// `leaveRoom`: ends the membership; all the caller's sockets leave the room.
 pub async fn leave_room(state: &AppState, me: &CurrentUser, room: RoomId) -> Result<()> {
     find_room(state, room).await?;
-    let was_member = store::delete_membership(&state.db, me.id, room).await?;
+    let was_member = state
+        .store
+        .conn()
+        .await?
+        .delete_membership(me.id, room)
+        .await?;
     state.bus.publish(Event::Left { user: me.id, room }).await;
     if was_member {
         state.presence.member_left(&user_ref(me), room);
@@ -209,10 +220,13 @@ pub async fn mark_read(
     socket: Option<SocketId>,
     input: MarkRead,
 ) -> Result<()> {
-    let Some(seq) = store::advance_read_marker(&state.db, me.id, input.room_id, input.seq).await?
+    let mut db = state.store.conn().await?;
+    let Some(seq) = db
+        .advance_read_marker(me.id, input.room_id, input.seq)
+        .await?
     else {
         // Not moved: already there, or not a member of it (or no such room): `not_found`.
-        return match store::find_read_marker(&state.db, me.id, input.room_id).await? {
+        return match db.find_read_marker(me.id, input.room_id).await? {
             Some(_) => Ok(()),
             None => Err(AppError::NotFound(
                 "You are not a member of that room.".into(),
@@ -239,7 +253,11 @@ pub async fn mark_read(
 pub async fn ensure_member(state: &AppState, me: &CurrentUser, room: RoomId) -> Result<()> {
     // One query on the common path (a member typing); the room is looked up only to tell
     // `not_found` from `forbidden`.
-    if store::find_read_marker(&state.db, me.id, room)
+    if state
+        .store
+        .conn()
+        .await?
+        .find_read_marker(me.id, room)
         .await?
         .is_some()
     {
@@ -261,6 +279,11 @@ pub async fn typing(state: &AppState, me: &CurrentUser, input: Typing) -> Result
     Ok(())
 }
 
+/// The rooms `user` is a member of (a new socket follows them).
+pub async fn member_room_ids(state: &AppState, user: app::models::UserId) -> Result<Vec<RoomId>> {
+    state.store.conn().await?.member_room_ids(user).await
+}
+
 /// The short form of the caller.
 pub fn user_ref(me: &CurrentUser) -> UserRef {
     UserRef {
@@ -271,8 +294,9 @@ pub fn user_ref(me: &CurrentUser) -> UserRef {
 
 /// Every room with its figures, for the admin pages.
 pub async fn admin_overview(state: &AppState) -> Result<Vec<app::models::AdminRoom>> {
-    let mut rooms = store::room_figures(&state.db).await?;
-    let memberships = store::all_memberships(&state.db).await?;
+    let mut db = state.store.conn().await?;
+    let mut rooms = db.room_figures().await?;
+    let memberships = db.all_memberships().await?;
     for room in &mut rooms {
         let members: Vec<_> = memberships
             .iter()

@@ -2,11 +2,9 @@
 //! and ban flag here; a ban ends the user's sessions and closes their sockets at once.
 
 pub mod http;
-pub mod store;
 
 use crate::admin::{self, Action};
 use crate::auth::{self, CurrentUser};
-use crate::db;
 use crate::error::{AppError, Result};
 use crate::events::Event;
 use crate::state::AppState;
@@ -16,7 +14,7 @@ use serde::Deserialize;
 /// Every user by username; `search` keeps those whose name contains it, ignoring case.
 pub async fn list_users(state: &AppState, search: Option<&str>) -> Result<Vec<User>> {
     let search = search.map(str::trim).filter(|s| !s.is_empty());
-    Ok(store::list_users(&state.db, search).await?)
+    state.store.conn().await?.list_users(search).await
 }
 
 /// The body of `PATCH /api/admin/users/{id}`.
@@ -38,20 +36,22 @@ pub async fn update_user(
     user: UserId,
     input: UserChange,
 ) -> Result<User> {
-    let mut tx = db::begin_write(&state.db).await?;
-    let before = store::find_user(&mut *tx, user)
+    let mut tx = state.store.begin().await?;
+    let before = tx
+        .find_user(user)
         .await?
         .ok_or_else(|| AppError::NotFound("No such user.".into()))?;
     let role = input.role.unwrap_or(before.role);
     let banned = input.banned.unwrap_or(before.banned);
     let was_active_admin = before.role == Role::Admin && !before.banned;
     let stays_active_admin = role == Role::Admin && !banned;
-    if was_active_admin && !stays_active_admin && store::count_active_admins(&mut *tx).await? <= 1 {
+    if was_active_admin && !stays_active_admin && tx.count_active_admins().await? <= 1 {
         return Err(AppError::Conflict(
             "The last admin cannot be demoted or banned.".into(),
         ));
     }
-    let after = store::update_role_and_ban(&mut *tx, user, role, banned)
+    let after = tx
+        .update_role_and_ban(user, role, banned)
         .await?
         .ok_or_else(|| AppError::NotFound("No such user.".into()))?;
     if after.role != before.role {

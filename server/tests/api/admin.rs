@@ -193,11 +193,9 @@ async fn two_admins_demoting_each_other_at_once_leave_one_admin() {
         .count();
     assert_eq!(ok, 1, "{} and {}", a.status(), b.status());
     let db = app.db().await;
-    let admins: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE role = 'admin' AND banned = 0")
-            .fetch_one(&db)
-            .await
-            .unwrap();
+    let admins = db
+        .number("SELECT COUNT(*) FROM users WHERE role = 'admin' AND NOT banned")
+        .await;
     assert_eq!(admins, 1);
 }
 
@@ -685,13 +683,13 @@ async fn the_dashboard_ranks_rooms_by_their_messages_of_the_last_hour() {
         .request("deleteMessage", json!({"messageId": ids[5]}))
         .await;
     // The first message is from long ago.
-    rusqlite::Connection::open(app.dir.path().join("tagarela.db"))
-        .unwrap()
-        .execute(
-            "UPDATE messages SET created_at = '2000-01-01T00:00:00.000Z' WHERE id = ?",
-            [ids[0]],
-        )
-        .unwrap();
+    app.db()
+        .await
+        .execute(&format!(
+            "UPDATE messages SET created_at = '2000-01-01T00:00:00.000Z' WHERE id = {}",
+            ids[0]
+        ))
+        .await;
 
     let dashboard: Value = app.get_json("/api/admin/dashboard", &ana).await;
 

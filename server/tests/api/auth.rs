@@ -105,11 +105,12 @@ async fn refusal_of(app: &TestApp, token: &str) -> String {
 /// only the ban can be what refuses them.
 async fn ban(app: &TestApp, username: &str) {
     let db = app.db().await;
-    sqlx::query("UPDATE users SET banned = 1 WHERE username = ?")
-        .bind(username)
-        .execute(&db)
-        .await
-        .expect("ban");
+    let banned = db
+        .execute(&format!(
+            "UPDATE users SET banned = true WHERE username = '{username}'"
+        ))
+        .await;
+    assert_eq!(banned, 1, "ban {username}");
     db.close().await;
 }
 
@@ -1221,7 +1222,7 @@ async fn a_socket_is_closed_when_its_token_expires() {
 
 #[test]
 fn a_jwt_secret_shorter_than_32_bytes_is_refused_at_start() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = TestDir::new();
     let with_secret = |secret: &str| {
         let mut vars = test_vars(&dir);
         vars.retain(|(name, _)| name != "JWT_SECRET");
@@ -1283,11 +1284,13 @@ async fn without_jwt_secret_each_database_generates_its_own_secret() {
         .as_str()
         .expect("sid")
         .to_owned();
-    sqlx::query("INSERT INTO sessions (id, user_id) VALUES (?, 1)")
-        .bind(&sid)
-        .execute(&second.db().await)
+    second
+        .db()
         .await
-        .expect("a session of the same id");
+        .execute(&format!(
+            "INSERT INTO sessions (id, user_id) VALUES ('{sid}', 1)"
+        ))
+        .await;
 
     let foreign = second.get("/api/me", Some(&first_token)).await;
     let test_secret = second

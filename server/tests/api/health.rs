@@ -127,8 +127,8 @@ async fn a_request_that_ends_after_the_sockets_closed_still_gets_its_response() 
 }
 
 #[tokio::test]
-async fn an_in_memory_database_is_refused_at_start_with_a_clear_message() {
-    let dir = tempfile::tempdir().unwrap();
+async fn an_in_memory_sqlite_database_is_refused_at_start_with_a_clear_message() {
+    let dir = TestDir::new();
     let mut vars = test_vars(&dir);
     vars.retain(|(name, _)| name != "DATABASE_URL");
     vars.push(("DATABASE_URL".into(), "sqlite::memory:".into()));

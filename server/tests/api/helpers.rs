@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 use server::config::Config;
 use server::startup::Application;
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tempfile::TempDir;
@@ -32,19 +33,156 @@ pub struct TestApp {
     pub address: SocketAddr,
     /// A client without cookies.
     pub http: reqwest::Client,
-    /// Holds the database file; the app's own folder.
-    pub dir: Arc<TempDir>,
+    /// The app's own folder and database.
+    pub dir: Arc<TestDir>,
     shutdown: Option<oneshot::Sender<()>>,
     handle: Option<JoinHandle<anyhow::Result<()>>>,
 }
 
+/// Which store the tests run on: `TAGARELA_TEST_BACKEND=postgres` for PostgreSQL, else SQLite.
+pub fn on_postgres() -> bool {
+    std::env::var("TAGARELA_TEST_BACKEND").is_ok_and(|b| b == "postgres")
+}
+
+/// The PostgreSQL server the tests create their databases on (`TAGARELA_TEST_PG_URL`; by
+/// default the machine's, 127.0.0.1:5432, user root, trust authentication).
+pub fn pg_server_url() -> String {
+    std::env::var("TAGARELA_TEST_PG_URL")
+        .unwrap_or_else(|_| "postgres://root@127.0.0.1:5432".to_owned())
+}
+
+/// Runs one statement on the PostgreSQL server's `postgres` database, from a thread of its own
+/// (so it works in `Drop` and outside a runtime).
+fn pg_admin(sql: String) {
+    let server = pg_server_url();
+    let outcome = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime");
+        runtime.block_on(async {
+            use sqlx::{Connection, Executor};
+            let url = format!("{server}/postgres");
+            let mut conn = sqlx::PgConnection::connect(&url).await.map_err(|e| {
+                format!(
+                    "PostgreSQL at {server} does not answer ({e}); the PostgreSQL test run \
+                     needs it (TAGARELA_TEST_BACKEND=postgres)"
+                )
+            })?;
+            conn.execute(sqlx::AssertSqlSafe(sql.clone()))
+                .await
+                .map_err(|e| format!("{sql}: {e}"))?;
+            Ok::<_, String>(())
+        })
+    })
+    .join()
+    .expect("the PostgreSQL admin thread");
+    if let Err(e) = outcome {
+        panic!("{e}");
+    }
+}
+
+/// A test app's own folder and, on PostgreSQL, its own database (dropped with the folder).
+pub struct TestDir {
+    temp: TempDir,
+    pg_database: Option<String>,
+}
+
+impl TestDir {
+    /// A fresh folder, and a fresh database on the backend under test.
+    pub fn new() -> Arc<Self> {
+        let temp = tempfile::tempdir().expect("temp dir");
+        let pg_database = on_postgres().then(|| {
+            let name = format!("tagarela_test_{}", uuid_like());
+            pg_admin(format!("CREATE DATABASE {name}"));
+            name
+        });
+        Arc::new(Self { temp, pg_database })
+    }
+
+    /// The folder.
+    pub fn path(&self) -> &Path {
+        self.temp.path()
+    }
+
+    /// The app's `DATABASE_URL`.
+    pub fn database_url(&self) -> String {
+        match &self.pg_database {
+            Some(name) => format!("{}/{name}", pg_server_url()),
+            None => format!("sqlite://{}", self.path().join("tagarela.db").display()),
+        }
+    }
+}
+
+impl Drop for TestDir {
+    fn drop(&mut self) {
+        if let Some(name) = self.pg_database.take() {
+            pg_admin(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+        }
+    }
+}
+
+/// 64 random bits in hex: a database name no other test takes.
+fn uuid_like() -> String {
+    use rand::RngCore;
+    format!("{:016x}", rand::rng().next_u64())
+}
+
+/// A connection pool on a test app's database, for arranging what no route does and reading
+/// what no route shows. SQL given to it must mean the same on both backends.
+pub enum TestDb {
+    Sqlite(sqlx::SqlitePool),
+    Postgres(sqlx::PgPool),
+}
+
+impl TestDb {
+    /// Runs a statement; returns the rows it changed.
+    pub async fn execute(&self, sql: &str) -> u64 {
+        let done = match self {
+            TestDb::Sqlite(pool) => sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
+                .execute(pool)
+                .await
+                .map(|d| d.rows_affected()),
+            TestDb::Postgres(pool) => sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
+                .execute(pool)
+                .await
+                .map(|d| d.rows_affected()),
+        };
+        done.unwrap_or_else(|e| panic!("{sql}: {e}"))
+    }
+
+    /// The one number a query returns (`SELECT COUNT(*) …`).
+    pub async fn number(&self, sql: &str) -> i64 {
+        let found = match self {
+            TestDb::Sqlite(pool) => {
+                sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned()))
+                    .fetch_one(pool)
+                    .await
+            }
+            TestDb::Postgres(pool) => {
+                sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned()))
+                    .fetch_one(pool)
+                    .await
+            }
+        };
+        found.unwrap_or_else(|e| panic!("{sql}: {e}"))
+    }
+
+    /// Closes the pool.
+    pub async fn close(self) {
+        match self {
+            TestDb::Sqlite(pool) => pool.close().await,
+            TestDb::Postgres(pool) => pool.close().await,
+        }
+    }
+}
+
 /// Configuration variables for a test app (port 0, a fresh database, the test secret).
-pub fn test_vars(dir: &TempDir) -> Vec<(String, String)> {
-    let db = dir.path().join("tagarela.db");
+pub fn test_vars(dir: &TestDir) -> Vec<(String, String)> {
     [
         ("PORT", "0".to_owned()),
         ("BIND", "127.0.0.1".to_owned()),
-        ("DATABASE_URL", format!("sqlite://{}", db.display())),
+        ("DATABASE_URL", dir.database_url()),
         ("JWT_SECRET", TEST_SECRET.to_owned()),
         // Generous by default: the tests that check limits set their own.
         ("LOGIN_RATE", "1000/1m".to_owned()),
@@ -63,12 +201,11 @@ pub async fn spawn_app() -> TestApp {
 
 /// A fresh app with `overrides` on top of the test configuration (`("NAME", "")` removes one).
 pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
-    let dir = Arc::new(tempfile::tempdir().expect("temp dir"));
-    spawn_app_in(dir, overrides).await
+    spawn_app_in(TestDir::new(), overrides).await
 }
 
 /// An app on an existing folder (and so database): how a test restarts the server.
-pub async fn spawn_app_in(dir: Arc<TempDir>, overrides: &[(&str, &str)]) -> TestApp {
+pub async fn spawn_app_in(dir: Arc<TestDir>, overrides: &[(&str, &str)]) -> TestApp {
     server::telemetry::init_tracing();
     let mut vars = test_vars(&dir);
     for (name, value) in overrides {
@@ -99,14 +236,17 @@ impl TestApp {
             base: format!("http://{address}"),
             address: address.parse().expect("host:port"),
             http: reqwest::Client::new(),
-            dir: Arc::new(tempfile::tempdir().expect("temp dir")),
+            dir: Arc::new(TestDir {
+                temp: tempfile::tempdir().expect("temp dir"),
+                pg_database: None,
+            }),
             shutdown: None,
             handle: None,
         }
     }
 
     /// Stops the server (graceful: sockets are closed) and waits for it.
-    pub async fn stop(mut self) -> Arc<TempDir> {
+    pub async fn stop(mut self) -> Arc<TestDir> {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
@@ -309,12 +449,22 @@ impl TestApp {
             .to_owned()
     }
 
-    /// A new connection pool on the app's own database file, for arranging what no route does yet.
-    pub async fn db(&self) -> sqlx::SqlitePool {
-        let path = self.dir.path().join("tagarela.db");
-        sqlx::SqlitePool::connect(&format!("sqlite://{}", path.display()))
-            .await
-            .expect("open the app's database")
+    /// A new connection pool on the app's own database, for arranging what no route does.
+    pub async fn db(&self) -> TestDb {
+        let url = self.dir.database_url();
+        if on_postgres() {
+            TestDb::Postgres(
+                sqlx::PgPool::connect(&url)
+                    .await
+                    .expect("the app's database"),
+            )
+        } else {
+            TestDb::Sqlite(
+                sqlx::SqlitePool::connect(&url)
+                    .await
+                    .expect("the app's database"),
+            )
+        }
     }
 
     /// Creates a room as `admin` and returns its id.

@@ -1,5 +1,8 @@
-//! Integration tests: the real server on 127.0.0.1:0 with a fresh SQLite file, driven over real
-//! HTTP and real Socket.IO connections.
+//! Integration tests: the real server on 127.0.0.1:0 with a fresh database, driven over real
+//! HTTP and real Socket.IO connections. The database is a SQLite file, or with
+//! `TAGARELA_TEST_BACKEND=postgres` a PostgreSQL database of its own (`helpers::TestDir`);
+//! tests with `sqlite` in their name are about that backend alone and are left out of the
+//! PostgreSQL run (the Makefile's `test-rust-postgres`).
 
 mod admin;
 mod auth;
@@ -8,3 +11,4 @@ mod health;
 mod helpers;
 mod realtime;
 mod security;
+mod store;

@@ -36,11 +36,7 @@ async fn wait_seq(socket: &TestSocket, seq: i64) {
 
 /// Rows in `messages`.
 async fn message_rows(app: &TestApp) -> i64 {
-    let db = app.db().await;
-    sqlx::query_scalar("SELECT COUNT(*) FROM messages")
-        .fetch_one(&db)
-        .await
-        .unwrap()
+    app.db().await.number("SELECT COUNT(*) FROM messages").await
 }
 
 /// An admin token, a user token and a room both joined.

@@ -432,7 +432,7 @@ async fn cross_site_sign_in_and_sign_up_are_refused() {
 /// The database holds password hashes and the generated secret: only its owner may read it.
 #[cfg(unix)]
 #[tokio::test]
-async fn the_database_files_are_readable_by_their_owner_only() {
+async fn the_sqlite_database_files_are_readable_by_their_owner_only() {
     use std::os::unix::fs::PermissionsExt;
     let app = spawn_app().await;
     let _ = app.token("ana").await;

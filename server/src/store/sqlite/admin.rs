@@ -1,4 +1,4 @@
-//! All SQL on `admin_actions`.
+//! SQLite: all SQL on `admin_actions`.
 
 use app::models::{UserId, UserRef};
 use sqlx::SqliteExecutor;
@@ -14,9 +14,9 @@ pub struct ActionRow {
     pub created_at: String,
 }
 
-impl From<ActionRow> for super::AdminAction {
+impl From<ActionRow> for app::models::AdminAction {
     fn from(row: ActionRow) -> Self {
-        super::AdminAction {
+        app::models::AdminAction {
             id: row.id,
             admin: row
                 .admin_id
@@ -57,7 +57,7 @@ pub async fn insert_action(
 pub async fn recent_actions(
     db: impl SqliteExecutor<'_>,
     limit: i64,
-) -> sqlx::Result<Vec<super::AdminAction>> {
+) -> sqlx::Result<Vec<app::models::AdminAction>> {
     let rows = sqlx::query_as!(
         ActionRow,
         r#"SELECT a.id, a.admin_id, u.username AS "admin_username?", a.action, a.target, a.detail,
@@ -69,5 +69,8 @@ pub async fn recent_actions(
     )
     .fetch_all(db)
     .await?;
-    Ok(rows.into_iter().map(super::AdminAction::from).collect())
+    Ok(rows
+        .into_iter()
+        .map(app::models::AdminAction::from)
+        .collect())
 }

@@ -1,8 +1,8 @@
-//! All SQL on `sessions` and `settings`.
+//! SQLite: all SQL on `sessions` and `settings`.
 
-use super::{CurrentUser, SessionId};
+use crate::auth::{CurrentUser, SessionId};
 use app::models::{Role, UserId};
-use sqlx::SqliteExecutor;
+use sqlx::{SqliteConnection, SqliteExecutor};
 
 /// Starts a session for `user_id` under a new random id, which goes into the token.
 pub async fn insert_session(
@@ -87,7 +87,7 @@ pub async fn find_setting(db: impl SqliteExecutor<'_>, key: &str) -> sqlx::Resul
 
 /// Stores a setting unless one exists; returns the value now stored (first writer wins).
 pub async fn insert_setting_once(
-    db: impl SqliteExecutor<'_> + Copy,
+    db: &mut SqliteConnection,
     key: &str,
     value: &str,
 ) -> sqlx::Result<String> {
@@ -96,7 +96,7 @@ pub async fn insert_setting_once(
         key,
         value
     )
-    .execute(db)
+    .execute(&mut *db)
     .await?;
     Ok(find_setting(db, key)
         .await?

@@ -1,5 +1,6 @@
-//! All SQL on `users`.
+//! SQLite: all SQL on `users`.
 
+use crate::store::Credentials;
 use app::models::{Role, User, UserId};
 use sqlx::{SqliteConnection, SqliteExecutor};
 
@@ -26,12 +27,6 @@ impl From<UserRow> for User {
             created_at: row.created_at,
         }
     }
-}
-
-/// A user with the password hash, for sign-in.
-pub struct Credentials {
-    pub user: User,
-    pub password_hash: String,
 }
 
 /// Inserts a user; the first user ever becomes admin. Runs inside the caller's write transaction

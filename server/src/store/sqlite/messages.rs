@@ -1,5 +1,5 @@
-//! All SQL on `messages`, over synchronous SQLite connections (rusqlite): changes run on the
-//! writer's thread (`writer.rs`), reads on `db::Readers`. The async driver hands every statement,
+//! SQLite: all SQL on `messages`, over synchronous connections (rusqlite): changes run on the
+//! writer's thread (`writer.rs`), reads on `Readers`. The async driver hands every statement,
 //! and every row of a result, across threads through a channel; the benchmarks showed those
 //! thread switches to be most of a message's cost, and most of a 500-row catch-up page's.
 

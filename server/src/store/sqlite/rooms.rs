@@ -1,4 +1,4 @@
-//! All SQL on `rooms` and `memberships`.
+//! SQLite: all SQL on `rooms` and `memberships`.
 
 use app::models::{Room, RoomActivity, RoomId, UserId};
 use sqlx::SqliteExecutor;
@@ -43,11 +43,8 @@ pub async fn find_room(db: impl SqliteExecutor<'_>, room: RoomId) -> sqlx::Resul
     Ok(row.map(Room::from))
 }
 
-/// Unread and mention counts stop here: the room list says "99+" beyond.
-pub const UNREAD_COUNT_MAX: i64 = 100;
-
 /// Every room with the caller's membership, read marker and unread counts (each at most
-/// `UNREAD_COUNT_MAX`); archived last.
+/// `rooms::UNREAD_COUNT_MAX`); archived last.
 pub async fn list_rooms_for(db: impl SqliteExecutor<'_>, user: UserId) -> sqlx::Result<Vec<Room>> {
     let rows = sqlx::query!(
         r#"SELECT r.id, r.name, r.topic, r.archived AS "archived: bool", r.created_at, r.last_seq,
