@@ -62,6 +62,13 @@ run: setup
 
 test: setup py-clients lint test-rust test-e2e
 
+## PostgreSQL's server programs (initdb, pg_ctl), for the test that kills and restarts a
+## PostgreSQL of its own. The tests' shared server (127.0.0.1:5432) is the machine's.
+.PHONY: pg-server-programs
+pg-server-programs:
+	@ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 \
+	  || { $(SUDO) apt-get update -q && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql; }
+
 ## lint-tools: cargo-deny for `make lint`; idempotent like setup.
 .PHONY: lint-tools
 lint-tools:
@@ -83,7 +90,7 @@ lint: lint-tools
 	cargo clippy -p server -p app --features app/ssr --all-targets -- -D warnings
 	cargo clippy -p frontend -p app --features app/hydrate --target wasm32-unknown-unknown -- -D warnings
 
-test-rust: py-clients
+test-rust: py-clients pg-server-programs
 	cargo $(CARGO_TEST) -p server -p app --features app/ssr
 	@# The API tests again on PostgreSQL (127.0.0.1:5432 unless TAGARELA_TEST_PG_URL says
 	@# otherwise; each test creates its own database and drops it), but for those about SQLite.

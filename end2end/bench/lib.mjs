@@ -33,6 +33,26 @@ export function procCpuTimes(pid) {
   }
 }
 
+/**
+ * CPU time (ms) of every PostgreSQL server process now, by pid: the postmaster, its background
+ * workers and one backend per connection (a pool keeps its connections, so they live through a run).
+ */
+export function postgresCpuByPid() {
+  const byPid = {};
+  for (const pid of readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      if (stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')) !== 'postgres') continue;
+      const t = procCpuTimes(pid);
+      if (t) byPid[pid] = t.user + t.system;
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return byPid;
+}
+
 /** Resident memory (VmRSS, KiB) of a process, or null when it is gone. */
 export function procRssKb(pid) {
   try {

@@ -14,7 +14,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import os from 'node:os';
-import { BitSet, nowMs, poolRun, procCpuMs, procCpuTimes, procCtxSwitches, procRssKb, sleep, summarize } from './lib.mjs';
+import { BitSet, nowMs, poolRun, postgresCpuByPid, procCpuMs, procCpuTimes, procCtxSwitches, procRssKb, sleep, summarize } from './lib.mjs';
 
 const PRESETS = {
   connections: { sizes: '1000,5000,10000', 'sockets-per-user': '100', 'connect-concurrency': '100', hold: '5', settle: '2' },
@@ -29,6 +29,8 @@ const { values: flags } = parseArgs({
     url: { type: 'string', default: 'http://127.0.0.1:3100' },
     'server-pid': { type: 'string' },
     db: { type: 'string' },
+    // A server on PostgreSQL: its database (rows are counted with psql), and its CPU is measured too.
+    'pg-url': { type: 'string' },
     out: { type: 'string' },
     label: { type: 'string', default: '' },
     'server-build': { type: 'string', default: '' },
@@ -148,6 +150,7 @@ function sample() {
     rss: serverPid ? procRssKb(serverPid) : null,
     ctx: serverPid ? procCtxSwitches(serverPid) : null,
     gen: (cpu.user + cpu.system) / 1000,
+    pg: opt['pg-url'] ? postgresCpuByPid() : null,
   };
 }
 /** Server and generator CPU between two samples. */
@@ -161,6 +164,8 @@ function cpuBetween(a, b) {
     server_cpu_pct: server === null ? null : round((100 * server) / wall, 1),
     server_ctx_switches: a.ctx === null || b.ctx === null ? null : b.ctx - a.ctx,
     generator_cpu_pct: round((100 * (b.gen - a.gen)) / wall, 1),
+    // Every PostgreSQL process's CPU; one that started meanwhile counts from zero.
+    postgres_cpu_ms: a.pg && b.pg ? round(Object.entries(b.pg).reduce((t, [pid, ms]) => t + ms - (a.pg[pid] ?? 0), 0), 0) : null,
   };
 }
 async function steadyRss() {
@@ -431,6 +436,14 @@ async function deliveryCheck(specs, sendResult) {
 }
 
 function dbQuery(sql) {
+  if (opt['pg-url']) {
+    try {
+      return execFileSync('psql', [opt['pg-url'], '-Atc', sql], { encoding: 'utf8', timeout: 20000 }).trim();
+    } catch (e) {
+      report.problems.push(`database query failed: ${e.message}`);
+      return null;
+    }
+  }
   if (!opt.db) return null;
   try {
     return execFileSync('sqlite3', ['-readonly', '-batch', opt.db, sql], { encoding: 'utf8', timeout: 20000 }).trim();
@@ -611,6 +624,7 @@ async function throughput() {
     server_cpu_ms_per_1k_acks: sendCpu.server_cpu_ms === null ? null : round((1000 * sendCpu.server_cpu_ms) / send.acked, 2),
     server_system_cpu_ms_per_1k_acks: sendCpu.server_system_cpu_ms === null ? null : round((1000 * sendCpu.server_system_cpu_ms) / send.acked, 2),
     acks_per_server_cpu_s: sendCpu.server_cpu_ms ? round(send.acked / (sendCpu.server_cpu_ms / 1000), 0) : null,
+    postgres_cpu_ms_per_1k_acks: sendCpu.postgres_cpu_ms === null ? null : round((1000 * sendCpu.postgres_cpu_ms) / send.acked, 2),
     server_ctx_switches_per_ack: sendCpu.server_ctx_switches === null ? null : round(sendCpu.server_ctx_switches / send.acked, 2),
     server_cpu_pct_send_phase: sendCpu.server_cpu_pct,
     deliveries_expected: d.expected,

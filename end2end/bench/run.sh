@@ -12,7 +12,9 @@
 #   BENCH_PORT=3400              first port; each server run gets the next one
 #   SERVER_CPU=1 LOAD_CPU=0      taskset CPU lists
 #   BENCH_BUILD=0                1: rebuild the release server even when it exists
-#   BENCH_SERVERS="ours peer"    which servers to run (e.g. "ours" for a quick check)
+#   BENCH_SERVERS="ours peer pg" which servers to run (e.g. "ours" for a quick check); pg is ours
+#                                on PostgreSQL, throughput only, a fresh database per run
+#   BENCH_PG_URL=postgres://root@127.0.0.1:5432   the PostgreSQL server pg runs on
 #   BENCH_MAX_MINUTES=25         no new run starts after this
 #   PEER_SRC=../shared/bench/peer-node
 #   BENCH_PROFILE=1              0: skip the instruction counts (callgrind; needs valgrind)
@@ -29,6 +31,8 @@ LOAD_CPU="${LOAD_CPU:-0}"
 MAX_MINUTES="${BENCH_MAX_MINUTES:-25}"
 PEER_SRC="${PEER_SRC:-$root/../shared/bench/peer-node}"
 PROFILE="${BENCH_PROFILE:-1}"
+PG_URL="${BENCH_PG_URL:-postgres://root@127.0.0.1:5432}"
+SERVERS="${BENCH_SERVERS:-ours peer pg}"
 bin="$root/target/release/tagarela"
 peer="$root/target/bench-peer"
 results="$root/target/bench-results"
@@ -48,6 +52,11 @@ done
 command -v sqlite3 >/dev/null || command -v python3 >/dev/null \
   || { say "sqlite3 or python3 is required (to count rows)"; exit 1; }
 [ -d node_modules/socket.io-client ] || npm ci --no-audit --no-fund
+case " $SERVERS " in *" pg "*)
+  command -v psql >/dev/null || { say "psql is required for the PostgreSQL runs (BENCH_SERVERS without pg skips them)"; exit 1; }
+  psql "$PG_URL/postgres" -Atc 'SELECT 1' >/dev/null \
+    || { say "PostgreSQL at $PG_URL does not answer (BENCH_SERVERS without pg skips those runs)"; exit 1; } ;;
+esac
 
 # Our server: the release binary (plain cargo; the site it embeds may be empty for a benchmark).
 if [ ! -x "$bin" ] || [ "${BENCH_BUILD:-0}" = 1 ]; then
@@ -81,6 +90,7 @@ find "$results" -maxdepth 1 -type f \( -name '*.json' -o -name '*.log' -o -name 
 
 pid=""
 work=""
+pg_db=""
 # Tenths of a second a server gets to start, and to stop after SIGTERM (valgrind needs longer).
 start_wait=200
 stop_wait=50
@@ -94,6 +104,8 @@ stop_server() {
   pid=""
   [ -n "$work" ] && rm -rf "$work"
   work=""
+  [ -n "$pg_db" ] && psql "$PG_URL/postgres" -qc "DROP DATABASE IF EXISTS $pg_db WITH (FORCE)" >/dev/null
+  pg_db=""
 }
 trap stop_server EXIT
 trap 'stop_server; exit 130' INT TERM
@@ -140,7 +152,15 @@ run_one() {
   [ "$label" = peer ] && build="$peer_build"
   work="$(mktemp -d /tmp/tagarela-bench.XXXXXX)"
   local db="$work/db.sqlite" log="$results/$n-$label-$sc.log"
-  local wrap=() args
+  local wrap=() args database_url db_args
+  database_url="sqlite://$db"
+  db_args=(--db "$db")
+  if [ "$label" = pg ]; then
+    pg_db="tagarela_bench_${n}_$sc"
+    psql "$PG_URL/postgres" -qc "DROP DATABASE IF EXISTS $pg_db WITH (FORCE)" -c "CREATE DATABASE $pg_db" >/dev/null
+    database_url="$PG_URL/$pg_db"
+    db_args=(--pg-url "$database_url")
+  fi
   args="$(scenario_args "$sc")"
   start_wait=200
   stop_wait=50
@@ -153,7 +173,7 @@ run_one() {
   if [ "$label" != peer ]; then
     # cwd = the scratch folder, so no .env of the checkout is read. Pinned to one core, the
     # server gets one tokio worker (the default, one per CPU, would have two fight over it).
-    (cd "$work" && exec env PORT="$port" BIND=127.0.0.1 DATABASE_URL="sqlite://$db" \
+    (cd "$work" && exec env PORT="$port" BIND=127.0.0.1 DATABASE_URL="$database_url" \
       JWT_SECRET="$JWT_SECRET" MESSAGE_RATE=1000000/1s LOGIN_RATE=1000000/1s \
       REGISTER_RATE=1000000/1s MAX_SOCKETS_PER_USER=100000 ADMIN_USERNAME="$ADMIN_USERNAME" \
       HANDSHAKE_RATE=1000000/1s SOCKET_EVENT_RATE=1000000/1s \
@@ -177,7 +197,7 @@ run_one() {
   # shellcheck disable=SC2046
   timeout --kill-after=5 200 taskset -c "$LOAD_CPU" node end2end/bench/load.mjs \
     --scenario "$sc" --label "$label" --url "http://127.0.0.1:$port" --server-pid "$pid" \
-    --db "$db" --admin-user "$ADMIN_USERNAME" --admin-password "$ADMIN_PASSWORD" \
+    "${db_args[@]}" --admin-user "$ADMIN_USERNAME" --admin-password "$ADMIN_PASSWORD" \
     --password "$LOGIN_PASSWORD" --server-build "$build" --out "$out" $args >/dev/null 2>>"$log" \
     || say "$label $sc run $n: the load tool failed (see $log)"
   # Stopped, a server under callgrind writes its counts (one file per thread).
@@ -194,10 +214,11 @@ run_one() {
 for n in $(seq "$RUNS"); do
   for sc in $SCENARIOS; do
     # alternate which server goes first
-    if [ $((n % 2)) = 1 ]; then order="ours peer"; else order="peer ours"; fi
+    if [ $((n % 2)) = 1 ]; then order="ours peer pg"; else order="pg peer ours"; fi
     for label in $order; do
       [ "$sc" = reconnect ] && [ "$label" = peer ] && continue   # the peer has no catch-up
-      case " ${BENCH_SERVERS:-ours peer} " in *" $label "*) ;; *) continue ;; esac
+      [ "$label" = pg ] && [ "$sc" != throughput ] && continue   # PostgreSQL: throughput only
+      case " $SERVERS " in *" $label "*) ;; *) continue ;; esac
       if [ $(( (SECONDS - started) / 60 )) -ge "$MAX_MINUTES" ]; then
         say "time budget of $MAX_MINUTES minutes spent: skipping $label $sc run $n"
         continue
