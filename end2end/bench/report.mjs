@@ -224,6 +224,32 @@ if (problems.length) {
 }
 p();
 
+// ---------- PostgreSQL ----------
+
+const pgRuns = runsOf('pg', 'throughput');
+if (pgRuns.length) {
+  p('## PostgreSQL');
+  p();
+  p(`The throughput scenario once more with ours on PostgreSQL (\`DATABASE_URL=postgres://…\`, label pg): the machine’s PostgreSQL on 127.0.0.1:5432 with its Debian defaults (\`synchronous_commit=on\`, so every commit waits for its WAL flush), a fresh database per run, \`DATABASE_POOL_SIZE=10\`. PostgreSQL is not pinned: its processes run on either core, beside the server (pinned like every server here) and the load tool. Its CPU is that of every \`postgres\` process over the sending phase. ${pgRuns.length} runs; median (min–max).`);
+  p();
+  p('| metric | ours, SQLite | ours, PostgreSQL | peer (SQLite) |');
+  p('|---|---|---|---|');
+  const pgRow = (name, path, d, scale = 1) => {
+    const sc = (x) => (x.n ? { ...x, median: x.median * scale, min: x.min * scale, max: x.max * scale } : x);
+    p(`| ${name} | ${cell(sc(stat('ours', 'throughput', path)), d)} | ${cell(sc(stat('pg', 'throughput', path)), d)} | ${cell(sc(stat('peer', 'throughput', path)), d)} |`);
+  };
+  pgRow('acked messages/s (wall clock) ↑', 'result.acked_per_s', 0);
+  pgRow('Tagarela (or peer) CPU per 1k acks, ms ↓', 'result.server_cpu_ms_per_1k_acks', 1);
+  pgRow('PostgreSQL CPU per 1k acks, ms ↓', 'result.postgres_cpu_ms_per_1k_acks', 1);
+  pgRow('acks per server-CPU-second ↑', 'result.acks_per_server_cpu_s', 0);
+  pgRow('ack latency p50, ms ↓', 'result.ack_latency_ms.p50', 1);
+  pgRow('ack latency p99, ms ↓', 'result.ack_latency_ms.p99', 1);
+  pgRow('server peak RSS, MB ↓', 'server.rss_peak_sampled_kb', 0, 1 / 1024);
+  p();
+  p(`Correctness on PostgreSQL, summed over the runs: ${num(sum('pg', 'throughput', 'result.acked'), 0)} acks, ${sum('pg', 'throughput', 'result.lost')} lost, ${sum('pg', 'throughput', 'result.duplicates')} duplicated, rows == acks in ${pgRuns.filter((r) => r.result.db_rows_match_acks === true).length} of ${pgRuns.length} runs.`);
+  p();
+}
+
 // ---------- targets ----------
 
 p('## Targets');
