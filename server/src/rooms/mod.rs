@@ -165,11 +165,18 @@ pub async fn delete_room(state: &AppState, admin: &CurrentUser, room: RoomId) ->
 pub async fn join_room(state: &AppState, me: &CurrentUser, input: JoinRoom) -> Result<JoinRoomAck> {
     find_room(state, input.room_id).await?;
     let room_id = input.room_id;
-    // Joining again is how a client catches up: only a new membership is a write.
-    let mut db = state.store.conn().await?;
-    let marker = db.find_read_marker(me.id, room_id).await?;
+    // Joining again is how a client catches up: only a new membership is a write. The
+    // connection goes back to the pool before the next one is taken: a request holding one
+    // while it waits for another starves the pool when many join at once.
+    let marker = {
+        let mut db = state.store.conn().await?;
+        let marker = db.find_read_marker(me.id, room_id).await?;
+        if marker.is_none() {
+            db.insert_membership(me.id, room_id).await?;
+        }
+        marker
+    };
     if marker.is_none() {
-        db.insert_membership(me.id, room_id).await?;
         state.presence.member_joined(&user_ref(me), room_id);
     }
     state
@@ -233,6 +240,7 @@ pub async fn mark_read(
             )),
         };
     };
+    drop(db);
     let marker = MarkRead {
         room_id: input.room_id,
         seq,

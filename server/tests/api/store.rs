@@ -92,6 +92,33 @@ async fn twenty_users_sending_fifty_messages_each_at_once_store_one_gapless_log(
     );
 }
 
+/// Each join takes a pooled connection twice, one after the other: a join holding one while it
+/// waited for the next would starve the pool (8 connections on SQLite, 10 on PostgreSQL).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forty_sockets_joining_at_once_all_get_their_answer() {
+    let app = spawn_app().await;
+    let admin = app.token("admin").await;
+    let room = app.create_room(&admin, "crowded").await;
+    let ana = app.token("ana").await;
+    let mut sockets = Vec::new();
+    for token in [&admin, &ana] {
+        for _ in 0..20 {
+            sockets.push(app.socket(token).await);
+        }
+    }
+
+    let joins = join_all(
+        sockets
+            .iter()
+            .map(|socket| socket.request("joinRoom", json!({"roomId": room}))),
+    )
+    .await;
+
+    for join in &joins {
+        assert_eq!(join["ok"], true, "{join}");
+    }
+}
+
 #[tokio::test]
 async fn an_unknown_database_scheme_stops_the_start_with_a_clear_message() {
     let dir = TestDir::new();
