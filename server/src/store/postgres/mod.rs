@@ -5,7 +5,6 @@
 //! Migrations (`migrations/postgres`) run at start under the migrator's advisory lock, so
 //! instances starting together apply them once.
 
-mod writer;
 
 use super::driver::db_err;
 use super::{Credentials, Store, StoreConn};
@@ -141,6 +140,9 @@ macro_rules! room_columns {
         "id, name, topic, archived, rfc3339(created_at) AS created_at, last_seq"
     };
 }
+
+// After the column macros, which it uses too.
+mod writer;
 
 #[derive(sqlx::FromRow)]
 struct RoomRow {

@@ -5,7 +5,7 @@
 //! in the same transaction, so a rolled-back change gives its `seq` back and the log has no gap,
 //! and instances sending to one room queue on that row.
 
-use super::{find_by_client_id, find_message};
+use super::{MessageRow, find_by_client_id, find_message};
 use crate::auth::CurrentUser;
 use crate::error::AppError;
 use crate::events::LogChange;
@@ -15,6 +15,7 @@ use crate::messages::writer::{
 use app::models::{Message, MessageId, RoomId, UserId, UserRef};
 use app::validate::{ClientId, MessageText};
 use sqlx::{PgConnection, PgPool};
+use std::collections::HashMap;
 use tokio::sync::mpsc;
 
 /// Starts the committing task; it stops when `jobs` closes.
@@ -81,15 +82,266 @@ fn internal(e: anyhow::Error) -> AppError {
     AppError::Internal(e.context("committing a room-log change"))
 }
 
+/// Consecutive sends from this many on are written together (`send_many`): a handful of
+/// statements for the whole run instead of one round trip per message.
+const SET_MIN: usize = 4;
+
 /// Applies `changes` in one transaction and commits; dropping the transaction rolls back.
 async fn run_batch(pool: &PgPool, changes: &[Change]) -> sqlx::Result<Vec<Outcome>> {
     let mut tx = pool.begin().await?;
     let mut outcomes = Vec::with_capacity(changes.len());
-    for change in changes {
-        outcomes.push(apply(&mut tx, change).await?);
+    let mut next = 0;
+    while next < changes.len() {
+        let sends = changes[next..]
+            .iter()
+            .take_while(|c| matches!(c, Change::Send { .. }))
+            .count();
+        if sends >= SET_MIN {
+            outcomes.extend(send_many(&mut tx, &changes[next..next + sends]).await?);
+            next += sends;
+        } else {
+            outcomes.push(apply(&mut tx, &changes[next]).await?);
+            next += 1;
+        }
     }
     tx.commit().await?;
     Ok(outcomes)
+}
+
+/// One send of a run, borrowed from its `Change`.
+struct Send<'a> {
+    me: &'a CurrentUser,
+    room: RoomId,
+    text: &'a MessageText,
+    client_id: Option<&'a str>,
+}
+
+/// What becomes of one send of a run.
+enum Plan {
+    Refused(AppError),
+    Retried(i64),
+    New(i64),
+}
+
+/// A run of sends in a few statements: lock their rooms (in id order, so instances locking the
+/// same rooms cannot deadlock), read memberships and stored `clientId`s, decide each send as
+/// `send` would, move each room's `last_seq` once, and insert every new message in one
+/// statement. Each send's outcome is the one it would have had alone, in the same order.
+async fn send_many(db: &mut PgConnection, changes: &[Change]) -> sqlx::Result<Vec<Outcome>> {
+    let sends: Vec<Send<'_>> = changes
+        .iter()
+        .filter_map(|change| match change {
+            Change::Send {
+                me,
+                room,
+                text,
+                client_id,
+            } => Some(Send {
+                me,
+                room: *room,
+                text,
+                client_id: client_id.as_ref().map(ClientId::as_str),
+            }),
+            _ => None,
+        })
+        .collect();
+    // The same `clientId` twice in one run (a retry sent before its first ack): one at a time,
+    // so the second finds the first.
+    let mut seen = std::collections::HashSet::new();
+    if sends.len() != changes.len()
+        || sends
+            .iter()
+            .any(|s| s.client_id.is_some_and(|c| !seen.insert((s.me.id, c))))
+    {
+        let mut outcomes = Vec::with_capacity(changes.len());
+        for change in changes {
+            outcomes.push(apply(db, change).await?);
+        }
+        return Ok(outcomes);
+    }
+    let mut room_ids: Vec<i64> = sends.iter().map(|s| s.room.0).collect();
+    room_ids.sort_unstable();
+    room_ids.dedup();
+    let locked: Vec<(i64, bool, i64)> = sqlx::query_as(
+        "SELECT id, archived, last_seq FROM rooms WHERE id = ANY($1) ORDER BY id FOR UPDATE",
+    )
+    .bind(&room_ids)
+    .fetch_all(&mut *db)
+    .await?;
+    let mut rooms: HashMap<i64, (bool, i64)> = locked
+        .into_iter()
+        .map(|(id, archived, last_seq)| (id, (archived, last_seq)))
+        .collect();
+    let checks: Vec<(bool, Option<i64>)> = sqlx::query_as(
+        "SELECT EXISTS (SELECT 1 FROM memberships m WHERE m.user_id = i.u AND m.room_id = i.r),
+                (SELECT x.id FROM messages x WHERE x.user_id = i.u AND x.client_id = i.c)
+         FROM unnest($1::bigint[], $2::bigint[], $3::text[]) WITH ORDINALITY AS i(r, u, c, n)
+         ORDER BY i.n",
+    )
+    .bind(sends.iter().map(|s| s.room.0).collect::<Vec<_>>())
+    .bind(sends.iter().map(|s| s.me.id.0).collect::<Vec<_>>())
+    .bind(sends.iter().map(|s| s.client_id).collect::<Vec<_>>())
+    .fetch_all(&mut *db)
+    .await?;
+    let plans: Vec<Plan> = sends
+        .iter()
+        .zip(checks)
+        .map(
+            |(send, (member, stored))| match (stored, rooms.get_mut(&send.room.0)) {
+                (Some(id), _) => Plan::Retried(id),
+                (None, None) => Plan::Refused(refusal(None)),
+                (None, Some((archived, last_seq))) => {
+                    if member && !*archived {
+                        *last_seq += 1;
+                        Plan::New(*last_seq)
+                    } else {
+                        Plan::Refused(refusal(Some((member, *archived))))
+                    }
+                }
+            },
+        )
+        .collect();
+    let new: Vec<(&Send<'_>, i64)> = sends
+        .iter()
+        .zip(&plans)
+        .filter_map(|(send, plan)| match plan {
+            Plan::New(seq) => Some((send, *seq)),
+            _ => None,
+        })
+        .collect();
+    let mut stored: HashMap<(i64, i64), (i64, String)> = HashMap::new();
+    if !new.is_empty() {
+        let moved: Vec<(i64, i64)> = rooms.iter().map(|(id, (_, seq))| (*id, *seq)).collect();
+        sqlx::query(
+            "UPDATE rooms SET last_seq = v.s FROM unnest($1::bigint[], $2::bigint[]) AS v(r, s)
+             WHERE rooms.id = v.r AND rooms.last_seq < v.s",
+        )
+        .bind(moved.iter().map(|m| m.0).collect::<Vec<_>>())
+        .bind(moved.iter().map(|m| m.1).collect::<Vec<_>>())
+        .execute(&mut *db)
+        .await?;
+        let rows: Vec<(i64, i64, i64, String)> = sqlx::query_as(
+            "INSERT INTO messages (room_id, user_id, seq, created_seq, text, client_id)
+             SELECT r, u, s, s, t, c
+             FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::text[])
+                  AS v(r, u, s, t, c)
+             RETURNING room_id, seq, id, rfc3339(created_at)",
+        )
+        .bind(new.iter().map(|(s, _)| s.room.0).collect::<Vec<_>>())
+        .bind(new.iter().map(|(s, _)| s.me.id.0).collect::<Vec<_>>())
+        .bind(new.iter().map(|(_, seq)| *seq).collect::<Vec<_>>())
+        .bind(new.iter().map(|(s, _)| s.text.as_str()).collect::<Vec<_>>())
+        .bind(new.iter().map(|(s, _)| s.client_id).collect::<Vec<_>>())
+        .fetch_all(&mut *db)
+        .await?;
+        stored = rows
+            .into_iter()
+            .map(|(room, seq, id, created_at)| ((room, seq), (id, created_at)))
+            .collect();
+    }
+    let retried_ids: Vec<i64> = plans
+        .iter()
+        .filter_map(|plan| match plan {
+            Plan::Retried(id) => Some(*id),
+            _ => None,
+        })
+        .collect();
+    let mut earlier: HashMap<i64, Message> = HashMap::new();
+    if !retried_ids.is_empty() {
+        let rows: Vec<MessageRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            message_columns!(),
+            " FROM messages m JOIN users u ON u.id = m.user_id WHERE m.id = ANY($1)"
+        ))
+        .bind(&retried_ids)
+        .fetch_all(&mut *db)
+        .await?;
+        earlier = rows.into_iter().map(|r| (r.id, Message::from(r))).collect();
+    }
+    let mut outcomes = Vec::with_capacity(sends.len());
+    for (send, plan) in sends.iter().zip(plans) {
+        outcomes.push(match plan {
+            Plan::Refused(e) => Err(e),
+            Plan::Retried(id) => match earlier.remove(&id) {
+                Some(message) => retried(message),
+                None => Err(AppError::Internal(anyhow::anyhow!(
+                    "a stored message vanished"
+                ))),
+            },
+            Plan::New(seq) => {
+                let Some((id, created_at)) = stored.remove(&(send.room.0, seq)) else {
+                    return Err(sqlx::Error::Protocol(
+                        "an inserted message is missing".into(),
+                    ));
+                };
+                let message = new_message(
+                    send.me,
+                    send.room,
+                    seq,
+                    id,
+                    created_at,
+                    send.text,
+                    send.client_id,
+                );
+                let mentioned = insert_mentions(db, id, send.room, send.text).await?;
+                applied(message, LogChange::New, mentioned)
+            }
+        });
+    }
+    Ok(outcomes)
+}
+
+/// A message just inserted.
+fn new_message(
+    me: &CurrentUser,
+    room: RoomId,
+    seq: i64,
+    id: i64,
+    created_at: String,
+    text: &MessageText,
+    client_id: Option<&str>,
+) -> Message {
+    Message {
+        id: MessageId(id),
+        room_id: room,
+        seq,
+        user: UserRef {
+            id: me.id,
+            username: me.username.clone(),
+        },
+        text: text.as_str().to_owned(),
+        client_id: client_id.map(str::to_owned),
+        created_at,
+        edited_at: None,
+        deleted: false,
+    }
+}
+
+/// Records who a new message mentions among the room's members; returns them.
+async fn insert_mentions(
+    db: &mut PgConnection,
+    message: i64,
+    room: RoomId,
+    text: &MessageText,
+) -> sqlx::Result<Vec<UserId>> {
+    let names: Vec<String> = mentions(text).iter().map(|n| n.to_lowercase()).collect();
+    if names.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<i64> = sqlx::query_scalar(
+        "INSERT INTO mentions (message_id, user_id)
+         SELECT $1, u.id FROM users u
+         JOIN memberships m ON m.user_id = u.id AND m.room_id = $2
+         WHERE lower(u.username) = ANY($3)
+         ON CONFLICT DO NOTHING
+         RETURNING user_id",
+    )
+    .bind(message)
+    .bind(room.0)
+    .bind(&names)
+    .fetch_all(db)
+    .await?;
+    Ok(ids.into_iter().map(UserId).collect())
 }
 
 async fn apply(db: &mut PgConnection, change: &Change) -> sqlx::Result<Outcome> {
@@ -150,39 +402,8 @@ async fn send(
         }
         return refused_send(db, me, room, client_id).await;
     };
-    let message = Message {
-        id: MessageId(id),
-        room_id: room,
-        seq,
-        user: UserRef {
-            id: me.id,
-            username: me.username.clone(),
-        },
-        text: text.as_str().to_owned(),
-        client_id: client_id.map(str::to_owned),
-        created_at,
-        edited_at: None,
-        deleted: false,
-    };
-    let names: Vec<String> = mentions(text).iter().map(|n| n.to_lowercase()).collect();
-    let mentioned = if names.is_empty() {
-        Vec::new()
-    } else {
-        let ids: Vec<i64> = sqlx::query_scalar(
-            "INSERT INTO mentions (message_id, user_id)
-             SELECT $1, u.id FROM users u
-             JOIN memberships m ON m.user_id = u.id AND m.room_id = $2
-             WHERE lower(u.username) = ANY($3)
-             ON CONFLICT DO NOTHING
-             RETURNING user_id",
-        )
-        .bind(id)
-        .bind(room.0)
-        .bind(&names)
-        .fetch_all(&mut *db)
-        .await?;
-        ids.into_iter().map(UserId).collect()
-    };
+    let message = new_message(me, room, seq, id, created_at, text, client_id);
+    let mentioned = insert_mentions(db, id, room, text).await?;
     Ok(applied(message, LogChange::New, mentioned))
 }
 
