@@ -5,7 +5,6 @@
 //! Migrations (`migrations/postgres`) run at start under the migrator's advisory lock, so
 //! instances starting together apply them once.
 
-
 use super::driver::db_err;
 use super::{Credentials, Store, StoreConn};
 use crate::auth::{CurrentUser, SessionId};

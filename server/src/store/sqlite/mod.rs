@@ -50,6 +50,9 @@ async fn connect_pool(url: &str, durability: Durability) -> anyhow::Result<Sqlit
     owner_only(options.get_filename())?;
     let pool = SqlitePoolOptions::new()
         .max_connections(8)
+        // A connection to a local file does not go stale: no ping (a round trip to the
+        // connection's worker thread) before each use.
+        .test_before_acquire(false)
         .connect_with(options)
         .await
         .with_context(|| format!("opening database {url}"))?;
