@@ -439,14 +439,19 @@ async fn edit(
     id: MessageId,
     text: Option<&MessageText>,
 ) -> sqlx::Result<Outcome> {
-    let found = find_message(db, id).await?;
-    // The room's row lock, taken here, orders this change after any other of the room's.
+    let mut found = find_message(db, id).await?;
+    // The room's row lock orders this change after any other of the room's, from any
+    // instance; the message is read again under it, as another instance may have changed it
+    // between the first read and the lock.
     let archived: Option<bool> = match &found {
         Some(message) => {
-            sqlx::query_scalar("SELECT archived FROM rooms WHERE id = $1 FOR UPDATE")
-                .bind(message.room_id.0)
-                .fetch_optional(&mut *db)
-                .await?
+            let archived =
+                sqlx::query_scalar("SELECT archived FROM rooms WHERE id = $1 FOR UPDATE")
+                    .bind(message.room_id.0)
+                    .fetch_optional(&mut *db)
+                    .await?;
+            found = find_message(db, id).await?;
+            archived
         }
         None => None,
     };
