@@ -15,7 +15,9 @@ WASM_BINDGEN_VERSION := $(shell sed -n '/^name = "wasm-bindgen"$$/{n;s/^version 
 export PATH := $(CURDIR)/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 CARGO_TEST := $(shell command -v cargo-nextest >/dev/null && echo "nextest run --no-tests=fail" || echo test)
-NOT_SQLITE := $(shell command -v cargo-nextest >/dev/null && echo "-E 'not test(/sqlite/)'" || echo "-- --skip sqlite")
+# The PostgreSQL run leaves out the tests about SQLite, and those that bring a PostgreSQL of their
+# own (named postgres_…), which the first run already ran.
+NOT_SQLITE := $(shell command -v cargo-nextest >/dev/null && echo "-E 'not test(/sqlite|postgres_/)'" || echo "-- --skip sqlite --skip postgres_")
 
 .PHONY: help setup py-clients run test lint test-rust test-e2e release sqlx-prepare bench bench-attacks
 
@@ -93,7 +95,7 @@ lint: lint-tools
 test-rust: py-clients pg-server-programs
 	cargo $(CARGO_TEST) -p server -p app --features app/ssr
 	@# The API tests again on PostgreSQL (127.0.0.1:5432 unless TAGARELA_TEST_PG_URL says
-	@# otherwise; each test creates its own database and drops it), but for those about SQLite.
+	@# otherwise; each test creates its own database and drops it).
 	TAGARELA_TEST_BACKEND=postgres cargo $(CARGO_TEST) -p server --features app/ssr --test api $(NOT_SQLITE)
 
 # The browser tests run the release binary, as people run it (the build checks it too), on a fresh database.

@@ -261,11 +261,25 @@ mod tests {
     }
 
     #[test]
+    fn a_database_pool_size_below_one_is_refused() {
+        for bad in ["0", "-1", "ten"] {
+            let error = Config::from_vars(vars(&[("DATABASE_POOL_SIZE", bad)])).unwrap_err();
+            assert!(
+                format!("{error:#}").contains("DATABASE_POOL_SIZE"),
+                "{error:#}"
+            );
+        }
+        let config = Config::from_vars(vars(&[("DATABASE_POOL_SIZE", "3")])).unwrap();
+        assert_eq!(config.pg_pool_size, 3);
+    }
+
+    #[test]
     fn defaults_follow_api_md() {
         let config = Config::from_vars(vars(&[])).unwrap();
         assert_eq!(config.port, 3000);
         assert_eq!(config.bind.to_string(), "127.0.0.1");
         assert_eq!(config.database_url, "sqlite://tagarela.db");
+        assert_eq!(config.pg_pool_size, 10);
         assert_eq!(
             config.message_rate,
             Rate {

@@ -91,8 +91,17 @@ pub struct TestDir {
 impl TestDir {
     /// A fresh folder, and a fresh database on the backend under test.
     pub fn new() -> Arc<Self> {
+        Self::with_postgres(on_postgres())
+    }
+
+    /// A fresh folder with a fresh PostgreSQL database, whatever the backend under test.
+    pub fn postgres() -> Arc<Self> {
+        Self::with_postgres(true)
+    }
+
+    fn with_postgres(postgres: bool) -> Arc<Self> {
         let temp = tempfile::tempdir().expect("temp dir");
-        let pg_database = on_postgres().then(|| {
+        let pg_database = postgres.then(|| {
             let name = format!("tagarela_test_{}", uuid_like());
             pg_admin(format!("CREATE DATABASE {name}"));
             name
@@ -452,7 +461,7 @@ impl TestApp {
     /// A new connection pool on the app's own database, for arranging what no route does.
     pub async fn db(&self) -> TestDb {
         let url = self.dir.database_url();
-        if on_postgres() {
+        if url.starts_with("postgres") {
             TestDb::Postgres(
                 sqlx::PgPool::connect(&url)
                     .await

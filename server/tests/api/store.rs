@@ -119,6 +119,30 @@ async fn forty_sockets_joining_at_once_all_get_their_answer() {
     }
 }
 
+/// Instances starting together on one empty PostgreSQL database: the migrations run once (the
+/// migrator's advisory lock), and they share one generated secret, so a token one issues is
+/// good at the other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_instances_starting_together_migrate_once_and_share_one_secret() {
+    let dir = TestDir::postgres();
+    let no_secret = [("JWT_SECRET", "")];
+
+    let (first, second) = tokio::join!(
+        spawn_app_in(dir.clone(), &no_secret),
+        spawn_app_in(dir.clone(), &no_secret)
+    );
+    let token = first.token("ana").await;
+    let at_second = second.get("/api/me", Some(&token)).await;
+    let secrets = second
+        .db()
+        .await
+        .number("SELECT COUNT(*) FROM settings")
+        .await;
+
+    assert_eq!(at_second.status(), 200);
+    assert_eq!(secrets, 1);
+}
+
 #[tokio::test]
 async fn an_unknown_database_scheme_stops_the_start_with_a_clear_message() {
     let dir = TestDir::new();

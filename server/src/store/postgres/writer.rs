@@ -92,13 +92,10 @@ async fn run_batch(pool: &PgPool, changes: &[Change]) -> sqlx::Result<Vec<Outcom
     let mut outcomes = Vec::with_capacity(changes.len());
     let mut next = 0;
     while next < changes.len() {
-        let sends = changes[next..]
-            .iter()
-            .take_while(|c| matches!(c, Change::Send { .. }))
-            .count();
-        if sends >= SET_MIN {
-            outcomes.extend(send_many(&mut tx, &changes[next..next + sends]).await?);
-            next += sends;
+        let sends: Vec<Send<'_>> = changes[next..].iter().map_while(Send::of).collect();
+        if sends.len() >= SET_MIN {
+            next += sends.len();
+            outcomes.extend(send_many(&mut tx, &sends).await?);
         } else {
             outcomes.push(apply(&mut tx, &changes[next]).await?);
             next += 1;
@@ -116,21 +113,10 @@ struct Send<'a> {
     client_id: Option<&'a str>,
 }
 
-/// What becomes of one send of a run.
-enum Plan {
-    Refused(AppError),
-    Retried(i64),
-    New(i64),
-}
-
-/// A run of sends in a few statements: lock their rooms (in id order, so instances locking the
-/// same rooms cannot deadlock), read memberships and stored `clientId`s, decide each send as
-/// `send` would, move each room's `last_seq` once, and insert every new message in one
-/// statement. Each send's outcome is the one it would have had alone, in the same order.
-async fn send_many(db: &mut PgConnection, changes: &[Change]) -> sqlx::Result<Vec<Outcome>> {
-    let sends: Vec<Send<'_>> = changes
-        .iter()
-        .filter_map(|change| match change {
+impl<'a> Send<'a> {
+    /// The send a change is, if it is one.
+    fn of(change: &'a Change) -> Option<Self> {
+        match change {
             Change::Send {
                 me,
                 room,
@@ -143,19 +129,32 @@ async fn send_many(db: &mut PgConnection, changes: &[Change]) -> sqlx::Result<Ve
                 client_id: client_id.as_ref().map(ClientId::as_str),
             }),
             _ => None,
-        })
-        .collect();
+        }
+    }
+}
+
+/// What becomes of one send of a run.
+enum Plan {
+    Refused(AppError),
+    Retried(i64),
+    New(i64),
+}
+
+/// A run of sends in a few statements: lock their rooms (in id order, so instances locking the
+/// same rooms cannot deadlock), read memberships and stored `clientId`s, decide each send as
+/// `send` would, move each room's `last_seq` once, and insert every new message in one
+/// statement. Each send's outcome is the one it would have had alone, in the same order.
+async fn send_many(db: &mut PgConnection, sends: &[Send<'_>]) -> sqlx::Result<Vec<Outcome>> {
     // The same `clientId` twice in one run (a retry sent before its first ack): one at a time,
     // so the second finds the first.
     let mut seen = std::collections::HashSet::new();
-    if sends.len() != changes.len()
-        || sends
-            .iter()
-            .any(|s| s.client_id.is_some_and(|c| !seen.insert((s.me.id, c))))
+    if sends
+        .iter()
+        .any(|s| s.client_id.is_some_and(|c| !seen.insert((s.me.id, c))))
     {
-        let mut outcomes = Vec::with_capacity(changes.len());
-        for change in changes {
-            outcomes.push(apply(db, change).await?);
+        let mut outcomes = Vec::with_capacity(sends.len());
+        for s in sends {
+            outcomes.push(send(db, s.me, s.room, s.text, s.client_id).await?);
         }
         return Ok(outcomes);
     }
@@ -351,7 +350,10 @@ async fn apply(db: &mut PgConnection, change: &Change) -> sqlx::Result<Outcome> 
             room,
             text,
             client_id,
-        } => send(db, me, *room, text, client_id.as_ref()).await,
+        } => {
+            let client_id = client_id.as_ref().map(ClientId::as_str);
+            send(db, me, *room, text, client_id).await
+        }
         Change::Edit { me, message, text } => edit(db, me, *message, Some(text)).await,
         Change::Delete { me, message } => edit(db, me, *message, None).await,
     }
@@ -362,9 +364,8 @@ async fn send(
     me: &CurrentUser,
     room: RoomId,
     text: &MessageText,
-    client_id: Option<&ClientId>,
+    client_id: Option<&str>,
 ) -> sqlx::Result<Outcome> {
-    let client_id = client_id.map(ClientId::as_str);
     // One round trip in the common case: the room's next `seq` (only for a member of a room not
     // archived, and only if this `clientId` is not stored yet), and the message at it. `taken`
     // is the `seq` taken, `id` the message inserted; either is NULL when that step did nothing.
