@@ -8,14 +8,14 @@ cd "$(dirname "$0")/.."
 # The domain: rules, the events it publishes, the bus port, ephemeral state, the services.
 domain=(
   server/src/auth server/src/rooms server/src/messages server/src/users server/src/ephemeral
-  server/src/events.rs server/src/bus.rs server/src/state.rs server/src/limits.rs
+  server/src/events.rs server/src/bus server/src/state.rs server/src/limits.rs
   server/src/error.rs server/src/store/mod.rs
 )
 # Socket.IO belongs to realtime/, the database drivers to store/sqlite/ and store/postgres/, and
 # imports point inward: no domain file reaches up into an adapter (realtime/, a store backend, the
 # admin pages, start-up, the accept loop, the embedded site). The store port (store/mod.rs) is
 # what the domain asks of a database.
-forbidden='socketioxide|engineioxide|sqlx|rusqlite|crate::(realtime|store::(sqlite|postgres|driver)|admin::pages|startup|serve|assets)'
+forbidden='socketioxide|engineioxide|sqlx|rusqlite|redis|crate::(realtime|cluster|store::(sqlite|postgres|driver)|admin::pages|startup|serve|assets)'
 
 found=0
 while IFS= read -r file; do

@@ -121,8 +121,12 @@ pub struct Config {
     pub max_sockets_per_user: usize,
     /// Protects `/metrics` when set.
     pub metrics_token: Option<String>,
-    /// Reserved for several instances.
+    /// `REDIS_URL`: with a PostgreSQL `DATABASE_URL`, makes this instance a cluster member
+    /// whose shared ephemeral state (presence, limits, socket caps) lives in that Redis.
     pub redis_url: Option<String>,
+    /// `INSTANCE_ID`: this instance's name in a cluster (logs, `/metrics`, Redis keys); random
+    /// when unset.
+    pub instance_id: String,
     /// New Engine.IO sessions (handshakes) per client address.
     pub handshake_rate: Rate,
     /// Events per socket, every event counted (API.md: 50 per second).
@@ -232,6 +236,8 @@ impl Config {
                 .context("MAX_SOCKETS_PER_USER must be a number")?,
             metrics_token: get("METRICS_TOKEN"),
             redis_url: get("REDIS_URL"),
+            instance_id: get("INSTANCE_ID")
+                .unwrap_or_else(|| format!("{:08x}", rand::random::<u32>())),
             handshake_rate: Rate::parse(&parse_or("HANDSHAKE_RATE", "120/1m"))
                 .context("HANDSHAKE_RATE")?,
             socket_event_rate: Rate::parse(&parse_or("SOCKET_EVENT_RATE", "50/1s"))

@@ -7,9 +7,10 @@
 use crate::auth::SessionId;
 use app::events::{MarkRead, Notification, Presence, UserTyping};
 use app::models::{Dashboard, Message, Room, RoomId, UserId};
+use serde::{Deserialize, Serialize};
 
 /// Who receives an event.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Audience {
     /// Every connected socket.
     Everyone,
@@ -28,11 +29,11 @@ pub enum Audience {
 }
 
 /// A socket, named without the transport's types: the 16 characters of its Socket.IO id.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct SocketId(pub [u8; 16]);
 
 /// How a room's log changed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum LogChange {
     /// `newMessage`.
     New,
@@ -42,8 +43,9 @@ pub enum LogChange {
     Deleted,
 }
 
-/// A committed fact and, by its kind, who hears of it.
-#[derive(Debug, Clone)]
+/// A committed fact and, by its kind, who hears of it. Serializable: in a cluster the other
+/// instances receive it (`crate::bus::Remote`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum Event {
     /// A change to a room's log, published in `seq` order; to the room.
     Log {
@@ -106,6 +108,20 @@ pub enum Event {
     Disconnect(Audience),
     /// The admins' live dashboard; to admins.
     Dashboard(Dashboard),
+}
+
+impl LogChange {
+    /// The change that left `message` as it is: a room's log keeps each message's latest change
+    /// only, so a message read back from the store tells which change it carries.
+    pub fn of(message: &Message) -> Self {
+        if message.deleted {
+            LogChange::Deleted
+        } else if message.edited_at.is_some() {
+            LogChange::Updated
+        } else {
+            LogChange::New
+        }
+    }
 }
 
 impl Event {

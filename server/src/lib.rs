@@ -42,6 +42,7 @@ pub mod admin;
 pub mod assets;
 pub mod auth;
 pub mod bus;
+pub mod cluster;
 pub mod config;
 pub mod ephemeral;
 pub mod error;

@@ -7,7 +7,7 @@
 use crate::config::Rate;
 use std::collections::HashMap;
 use std::hash::Hash;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 /// Keys kept before expired windows are swept out.
@@ -21,6 +21,8 @@ struct Window {
 /// At most `rate.count` hits per key in each `rate.per` window.
 pub struct RateLimiter<K> {
     rate: Rate,
+    /// In a cluster, the windows every instance shares, and this limiter's name among them.
+    shared: std::sync::OnceLock<(Arc<dyn SharedWindows>, &'static str)>,
     windows: Mutex<HashMap<K, Window>>,
     last_sweep: Mutex<Instant>,
 }
@@ -30,6 +32,7 @@ impl<K: Hash + Eq + Clone> RateLimiter<K> {
     pub fn new(rate: Rate) -> Self {
         Self {
             rate,
+            shared: std::sync::OnceLock::new(),
             windows: Mutex::new(HashMap::new()),
             last_sweep: Mutex::new(Instant::now()),
         }
@@ -61,6 +64,47 @@ impl<K: Hash + Eq + Clone> RateLimiter<K> {
         }
         window.count += 1;
         true
+    }
+}
+
+/// Rate windows shared by a cluster's instances (Redis). Errors mean the store cannot answer
+/// now: the caller counts on its own instance meanwhile.
+#[async_trait::async_trait]
+pub trait SharedWindows: Send + Sync {
+    /// Counts a hit in the window named `key` of `rate`: `false` when it is full (a refused
+    /// hit does not count).
+    async fn hit(&self, key: &str, rate: Rate) -> anyhow::Result<bool>;
+    /// Gives back one hit of the window named `key`.
+    async fn refund(&self, key: &str) -> anyhow::Result<()>;
+}
+
+impl<K: Hash + Eq + Clone + std::fmt::Debug> RateLimiter<K> {
+    /// Makes the limit hold across a cluster: the windows are `shared`'s, named `name:key`.
+    pub fn share(&self, shared: Arc<dyn SharedWindows>, name: &'static str) {
+        let _ = self.shared.set((shared, name));
+    }
+
+    /// Counts a hit for `key`: `false` when its window is full. In a cluster the window is
+    /// shared; while the shared store cannot answer, this instance counts alone.
+    pub async fn hit(&self, key: &K) -> bool {
+        if let Some((shared, name)) = self.shared.get() {
+            match shared.hit(&format!("{name}:{key:?}"), self.rate).await {
+                Ok(allowed) => return allowed,
+                Err(_) => metrics::counter!("shared_limit_fallbacks_total").increment(1),
+            }
+        }
+        self.try_hit(key)
+    }
+
+    /// Gives back a hit counted by `hit` (in the shared window, from a task of its own).
+    pub fn give_back(&self, key: &K) {
+        if let Some((shared, name)) = self.shared.get() {
+            let (shared, key) = (shared.clone(), format!("{name}:{key:?}"));
+            tokio::spawn(async move {
+                let _ = shared.refund(&key).await;
+            });
+        }
+        self.refund(key);
     }
 }
 

@@ -61,7 +61,8 @@ pub struct Application {
 impl Application {
     /// Opens and migrates the database, builds the router and binds `config.bind:config.port`.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
-        let store = open_store(&config).await?;
+        let clustered = config.redis_url.is_some();
+        let store = open_store(&config, clustered).await?;
         crate::assets::warn_if_unbuilt();
         let listener = TcpListener::bind((config.bind, config.port)).await?;
         let address = listener.local_addr()?;
@@ -120,6 +121,11 @@ impl Application {
             .bus
             .subscribe(Arc::new(realtime::fanout::Fanout::new(io.clone())));
         let state = AppState { services };
+        // Before the writer starts: from its first commit on, the log goes through the cluster.
+        let member = match &state.config.redis_url {
+            Some(url) => Some(crate::cluster::join(&state, url).await?),
+            None => None,
+        };
         let writer = writer_task.start(&*state.store, state.bus.clone())?;
         let emitters = vec![
             realtime::spawn_sweeper(io.clone(), state.config.write_timeout),
@@ -128,7 +134,8 @@ impl Application {
             realtime::spawn_dashboard_pusher(state.clone(), io.clone()),
         ];
 
-        let router = router(state.clone()).layer(
+        let redis = member.map(|m| m.shared);
+        let router = router(state.clone(), redis).layer(
             ServiceBuilder::new()
                 .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
                 .layer(TraceLayer::new_for_http())
@@ -214,13 +221,19 @@ impl Application {
 
 /// The store `DATABASE_URL` names, opened and migrated: `sqlite:` (the default) or
 /// `postgres://` (also `postgresql://`); any other scheme stops the start.
-async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
+async fn open_store(config: &Config, clustered: bool) -> anyhow::Result<Arc<dyn Store>> {
     let url = config.database_url.as_str();
+    let postgres = url.starts_with("postgres://") || url.starts_with("postgresql://");
+    anyhow::ensure!(
+        !clustered || postgres,
+        "REDIS_URL needs a postgres:// DATABASE_URL: a cluster's instances share one PostgreSQL database"
+    );
     if url.starts_with("sqlite:") {
         let store = crate::store::sqlite::SqliteStore::open(url, config.durability).await?;
         Ok(Arc::new(store))
-    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        let store = crate::store::postgres::PgStore::open(url, config.pg_pool_size).await?;
+    } else if postgres {
+        let store =
+            crate::store::postgres::PgStore::open(url, config.pg_pool_size, clustered).await?;
         Ok(Arc::new(store))
     } else {
         // Only the scheme: the rest may hold a password.
@@ -230,7 +243,7 @@ async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
 }
 
 /// The whole HTTP surface on one router.
-fn router(state: AppState) -> Router {
+fn router(state: AppState, redis: Option<Arc<crate::cluster::redis::Shared>>) -> Router {
     let metrics = Router::new()
         .route("/metrics", get(telemetry::metrics))
         .with_state(telemetry::MetricsState {
@@ -245,6 +258,11 @@ fn router(state: AppState) -> Router {
     let context = move || leptos::prelude::provide_context(admin_data.clone());
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/healthz/live", get(live))
+        .route(
+            "/healthz/ready",
+            get(move |state: State<AppState>| ready(state, redis.clone())),
+        )
         .nest(
             "/api",
             crate::auth::http::router()
@@ -278,6 +296,43 @@ fn router(state: AppState) -> Router {
 async fn healthz(State(state): State<AppState>) -> Result<impl IntoResponse, AppError> {
     state.store.ping().await?;
     Ok(axum::Json(serde_json::json!({"status": "ok"})))
+}
+
+/// `GET /healthz/live`: the process serves (a proxy or supervisor restarts it when not).
+async fn live() -> impl IntoResponse {
+    axum::Json(serde_json::json!({"status": "ok"}))
+}
+
+/// `GET /healthz/ready`: the database answers and, in a cluster, Redis too; a proxy sends no
+/// new clients to an instance that is not ready. 503 `unavailable` naming what does not answer.
+async fn ready(
+    State(state): State<AppState>,
+    redis: Option<Arc<crate::cluster::redis::Shared>>,
+) -> Response {
+    let database = state.store.ping().await.is_ok();
+    let redis_ok = match &redis {
+        Some(shared) => Some(shared.ping().await.is_ok()),
+        None => None,
+    };
+    let status = if database && redis_ok != Some(false) {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let mut body = serde_json::json!({
+        "status": if status == StatusCode::OK { "ok" } else { "unavailable" },
+        "database": if database { "ok" } else { "unavailable" },
+        "instance": state.config.instance_id,
+    });
+    if let Some(ok) = redis_ok {
+        body["redis"] = serde_json::json!(if ok { "ok" } else { "unavailable" });
+    }
+    if status != StatusCode::OK {
+        body["error"] = serde_json::json!("unavailable");
+        body["message"] =
+            serde_json::json!("This instance is not ready: see which part does not answer.");
+    }
+    (status, axum::Json(body)).into_response()
 }
 
 /// Unknown `/api` routes (or methods) answer JSON, never a page.

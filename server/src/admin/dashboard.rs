@@ -9,9 +9,10 @@ use app::models::Dashboard;
 /// The dashboard's figures now.
 pub async fn snapshot(state: &AppState) -> Result<Dashboard> {
     let rooms = state.store.conn().await?.busiest_rooms_last_hour().await?;
+    let (users_online, sockets) = state.presence.totals().await;
     Ok(Dashboard {
-        sockets: state.presence.socket_count() as u64,
-        users_online: state.presence.online_count() as u64,
+        sockets,
+        users_online,
         messages_per_minute: state.minute_counts.last_hour(),
         rooms,
         actions: super::recent_actions(state, Some(10)).await?,

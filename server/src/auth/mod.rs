@@ -83,6 +83,20 @@ impl SessionId {
     }
 }
 
+// In a cluster, events naming a session travel between instances as its 32 hex digits.
+impl serde::Serialize for SessionId {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for SessionId {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        Self::parse(&text).ok_or_else(|| serde::de::Error::custom("not a session id"))
+    }
+}
+
 impl std::fmt::Display for SessionId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{:032x}", self.0)
@@ -145,12 +159,19 @@ impl Auth {
 }
 
 impl Auth {
+    /// Makes the sign-in and registration limits hold across a cluster.
+    pub fn share_limits(&self, shared: std::sync::Arc<dyn crate::limits::SharedWindows>) {
+        self.login_by_name.share(shared.clone(), "login");
+        self.login_by_addr.share(shared.clone(), "login-addr");
+        self.register_by_addr.share(shared, "register");
+    }
+
     /// Counts a password check of account `name_key` (lower-case) from `addr` as failed until
     /// `succeeded` says otherwise; `rate_limited` when either limit is spent. Counted before
     /// the slow verification, so parallel guesses all count.
-    fn password_attempt(&self, name_key: String, addr: IpAddr) -> Result<Attempt<'_>> {
-        let by_name = self.login_by_name.try_hit(&name_key);
-        let by_addr = self.login_by_addr.try_hit(&addr);
+    async fn password_attempt(&self, name_key: String, addr: IpAddr) -> Result<Attempt<'_>> {
+        let by_name = self.login_by_name.hit(&name_key).await;
+        let by_addr = self.login_by_addr.hit(&addr).await;
         let attempt = Attempt {
             auth: self,
             name_key: by_name.then_some(name_key),
@@ -178,10 +199,10 @@ impl Attempt<'_> {
     /// The password was right (or the attempt never happened): it does not count.
     fn succeeded(self) {
         if let Some(name) = &self.name_key {
-            self.auth.login_by_name.refund(name);
+            self.auth.login_by_name.give_back(name);
         }
         if let Some(addr) = &self.addr {
-            self.auth.login_by_addr.refund(addr);
+            self.auth.login_by_addr.give_back(addr);
         }
     }
 }
@@ -230,7 +251,7 @@ pub struct CredentialsInput {
 
 /// Creates an account (the first one ever is admin) and starts its session.
 pub async fn register(state: &AppState, addr: IpAddr, input: CredentialsInput) -> Result<Session> {
-    if !state.auth.register_by_addr.try_hit(&addr) {
+    if !state.auth.register_by_addr.hit(&addr).await {
         return Err(AppError::RateLimited(
             "Too many sign-ups from this address; try later.".into(),
         ));
@@ -256,7 +277,7 @@ pub async fn login(state: &AppState, addr: IpAddr, input: CredentialsInput) -> R
         Ok(name) => name.as_str().to_lowercase(),
         Err(_) => String::new(),
     };
-    let attempt = state.auth.password_attempt(name_key, addr)?;
+    let attempt = state.auth.password_attempt(name_key, addr).await?;
     let found = state
         .store
         .conn()
@@ -350,7 +371,8 @@ pub async fn change_password(
     let new = Password::parse(&input.new)?;
     let attempt = state
         .auth
-        .password_attempt(me.username.to_lowercase(), addr)?;
+        .password_attempt(me.username.to_lowercase(), addr)
+        .await?;
     let hash = state.store.conn().await?.find_password_hash(me.id).await?;
     if !state.auth.passwords.verify(hash, &input.current).await? {
         return Err(AppError::Forbidden("The current password is wrong.".into()));
@@ -373,7 +395,10 @@ pub async fn change_password(
 pub async fn authenticate(state: &AppState, token: &str) -> Result<(CurrentUser, u64)> {
     let unauthorized = || AppError::Unauthorized("Sign in to continue.".into());
     let (user_id, session_id, claims) = state.auth.keys.verify(token).ok_or_else(unauthorized)?;
-    let me = session_user(state, user_id, session_id)
+    // In a cluster a token is checked against the database itself: a sign-out on another
+    // instance refuses it here at once, not once that instance's event has arrived.
+    let fresh = state.bus.is_clustered();
+    let me = session_user(state, user_id, session_id, fresh)
         .await?
         .ok_or_else(unauthorized)?;
     Ok((me, claims.exp))
@@ -382,19 +407,21 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<(CurrentUser,
 /// Re-checks the caller: a socket event after a logout, ban or role change acts on what is true
 /// now, not on what the handshake saw.
 pub async fn refresh_current(state: &AppState, me: &CurrentUser) -> Result<CurrentUser> {
-    session_user(state, me.id.0, me.session_id)
+    session_user(state, me.id.0, me.session_id, false)
         .await?
         .ok_or_else(|| AppError::Unauthorized("Your session has ended.".into()))
 }
 
-/// The live, unbanned caller of a session: from the cache, else from the database.
+/// The live, unbanned caller of a session: from the cache (unless `fresh`), else from the
+/// database.
 async fn session_user(
     state: &AppState,
     user_id: i64,
     session_id: SessionId,
+    fresh: bool,
 ) -> Result<Option<CurrentUser>> {
     let sessions = &state.auth.sessions;
-    if let Some(me) = sessions.get(user_id, session_id) {
+    if !fresh && let Some(me) = sessions.get(user_id, session_id) {
         return Ok(Some(me));
     }
     let generation = sessions.generation();

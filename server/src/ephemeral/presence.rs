@@ -59,6 +59,38 @@ struct Inner {
 #[derive(Default)]
 pub struct Presence {
     inner: Mutex<Inner>,
+    /// In a cluster: who is online on any instance (Redis).
+    shared: std::sync::OnceLock<Arc<dyn SharedPresence>>,
+}
+
+/// Presence shared by a cluster's instances. Errors mean the store cannot answer now: this
+/// instance then decides from its own sockets (presence may be stale meanwhile).
+#[async_trait::async_trait]
+pub trait SharedPresence: Send + Sync {
+    /// Adds a socket of `user` unless the user has `cap` sockets open across the cluster
+    /// (`None`); else whether it is the user's only one.
+    async fn socket_up(
+        &self,
+        user: &UserRef,
+        socket: SocketId,
+        cap: usize,
+    ) -> anyhow::Result<Option<bool>>;
+    /// Removes a socket; whether the user has none left anywhere.
+    async fn socket_down(&self, user: UserId, socket: SocketId) -> anyhow::Result<bool>;
+    /// Those of `users` online on any instance.
+    async fn online_among(&self, users: &[UserId]) -> anyhow::Result<Vec<UserRef>>;
+    /// Users online and sockets open across the cluster.
+    async fn totals(&self) -> anyhow::Result<(u64, u64)>;
+}
+
+/// Whether a new socket may open, and what the cluster said of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    /// The user has `MAX_SOCKETS_PER_USER` sockets open already.
+    Refused,
+    /// Open it; in a cluster, whether it is the user's only socket anywhere (`None`: decide
+    /// from this instance's sockets).
+    Admitted(Option<bool>),
 }
 
 impl Presence {
@@ -67,7 +99,78 @@ impl Presence {
     }
 
     /// A socket of `user` connected; the user is a member of `rooms` (as of its handshake).
-    pub fn socket_connected(&self, user: &UserRef, socket: SocketId, rooms: &[RoomId]) {
+    /// Joins a cluster: online-ness, counts and the socket cap become the cluster's.
+    pub fn share(&self, shared: Arc<dyn SharedPresence>) {
+        let _ = self.shared.set(shared);
+    }
+
+    /// Whether `user` may open another socket (`open`: theirs on this instance); in a cluster
+    /// the socket is counted there at once.
+    pub async fn admit(
+        &self,
+        user: &UserRef,
+        socket: SocketId,
+        cap: usize,
+        open: usize,
+    ) -> Admission {
+        if let Some(shared) = self.shared.get() {
+            match shared.socket_up(user, socket, cap).await {
+                Ok(Some(only)) => return Admission::Admitted(Some(only)),
+                Ok(None) => return Admission::Refused,
+                Err(_) => metrics::counter!("shared_presence_fallbacks_total").increment(1),
+            }
+        }
+        if open >= cap {
+            Admission::Refused
+        } else {
+            Admission::Admitted(None)
+        }
+    }
+
+    /// Removes a closed socket from the cluster's count: whether it was the user's last one
+    /// anywhere (`None` on a single instance, or when the cluster cannot answer).
+    pub async fn release(&self, user: UserId, socket: SocketId) -> Option<bool> {
+        let shared = self.shared.get()?;
+        shared.socket_down(user, socket).await.ok()
+    }
+
+    /// This instance's sockets, by user: what it refreshes in the cluster's presence.
+    pub fn local_sockets(&self) -> Vec<(UserRef, SocketId)> {
+        let inner = self.lock();
+        inner
+            .online
+            .iter()
+            .flat_map(|(id, online)| {
+                let user = UserRef {
+                    id: *id,
+                    username: online.name.clone(),
+                };
+                online.sockets.iter().map(move |s| (user.clone(), *s))
+            })
+            .collect()
+    }
+
+    /// A user whose sockets were all on an instance that stopped answering went offline: the
+    /// rooms they are a member of hear of it.
+    pub fn went_offline(&self, user: &UserRef, rooms: &[RoomId]) {
+        let mut inner = self.lock();
+        if inner.online.contains_key(&user.id) {
+            return;
+        }
+        for room in rooms {
+            inner.pending.entry(*room).or_default().leave(user);
+        }
+    }
+
+    /// `only_anywhere`: what the cluster said of the socket at `admit` (a socket that is not
+    /// the user's only one in the cluster announces no one).
+    pub fn socket_connected(
+        &self,
+        user: &UserRef,
+        socket: SocketId,
+        rooms: &[RoomId],
+        only_anywhere: Option<bool>,
+    ) {
         let mut inner = self.lock();
         let entry = inner.online.entry(user.id).or_insert_with(|| Online {
             name: user.username.clone(),
@@ -75,7 +178,8 @@ impl Presence {
             rooms: HashSet::new(),
         });
         entry.rooms.extend(rooms.iter().copied());
-        if entry.sockets.insert(socket) && entry.sockets.len() == 1 {
+        if entry.sockets.insert(socket) && entry.sockets.len() == 1 && only_anywhere != Some(false)
+        {
             let rooms: Vec<RoomId> = entry.rooms.iter().copied().collect();
             for room in rooms {
                 inner.pending.entry(room).or_default().join(user);
@@ -84,7 +188,14 @@ impl Presence {
     }
 
     /// A socket of `user` disconnected; with its last, the user leaves every room they are in.
-    pub fn socket_disconnected(&self, user: &UserRef, socket: SocketId) {
+    /// `last_anywhere`: what the cluster said at `release` (a user with sockets on another
+    /// instance stays online).
+    pub fn socket_disconnected(
+        &self,
+        user: &UserRef,
+        socket: SocketId,
+        last_anywhere: Option<bool>,
+    ) {
         let mut inner = self.lock();
         let Some(entry) = inner.online.get_mut(&user.id) else {
             return;
@@ -92,6 +203,7 @@ impl Presence {
         if entry.sockets.remove(&socket)
             && entry.sockets.is_empty()
             && let Some(gone) = inner.online.remove(&user.id)
+            && last_anywhere != Some(false)
         {
             for room in gone.rooms {
                 inner.pending.entry(room).or_default().leave(user);
@@ -131,18 +243,30 @@ impl Presence {
         self.lock().online.contains_key(&user)
     }
 
-    /// How many users are online.
-    pub fn online_count(&self) -> usize {
-        self.lock().online.len()
+    /// Users online and sockets open: the cluster's when it answers, else this instance's.
+    pub async fn totals(&self) -> (u64, u64) {
+        if let Some(shared) = self.shared.get()
+            && let Ok(totals) = shared.totals().await
+        {
+            return totals;
+        }
+        let inner = self.lock();
+        let sockets: usize = inner.online.values().map(|o| o.sockets.len()).sum();
+        (inner.online.len() as u64, sockets as u64)
     }
 
-    /// How many sockets are connected.
-    pub fn socket_count(&self) -> usize {
-        self.lock().online.values().map(|o| o.sockets.len()).sum()
+    /// Those of `users` who are online: on any instance when the cluster answers, else here.
+    pub async fn online_among(&self, users: &[UserId]) -> Vec<UserRef> {
+        if let Some(shared) = self.shared.get()
+            && let Ok(online) = shared.online_among(users).await
+        {
+            return online;
+        }
+        self.online_here(users)
     }
 
-    /// Those of `users` who are online.
-    pub fn online_among(&self, users: &[UserId]) -> Vec<UserRef> {
+    /// Those of `users` with a socket on this instance.
+    fn online_here(&self, users: &[UserId]) -> Vec<UserRef> {
         let inner = self.lock();
         users
             .iter()
@@ -204,20 +328,20 @@ mod tests {
     fn a_user_counts_once_across_sockets() {
         let presence = Presence::default();
         let (one, two) = (SocketId::new(), SocketId::new());
-        presence.socket_connected(&ana(), one, &[RoomId(1)]);
-        presence.socket_connected(&ana(), two, &[RoomId(1)]);
+        presence.socket_connected(&ana(), one, &[RoomId(1)], None);
+        presence.socket_connected(&ana(), two, &[RoomId(1)], None);
         let pending = presence.take_pending();
         assert_eq!(pending.len(), 1);
         assert_eq!(pending[0].1.joined.len(), 1);
 
-        presence.socket_disconnected(&ana(), one);
-        presence.socket_disconnected(&ana(), one);
+        presence.socket_disconnected(&ana(), one, None);
+        presence.socket_disconnected(&ana(), one, None);
         assert!(
             presence.is_online(UserId(1)),
             "the same socket twice counts once"
         );
         assert!(presence.take_pending().is_empty());
-        presence.socket_disconnected(&ana(), two);
+        presence.socket_disconnected(&ana(), two, None);
         assert!(!presence.is_online(UserId(1)));
         assert_eq!(presence.take_pending()[0].1.left.len(), 1);
     }
@@ -226,11 +350,11 @@ mod tests {
     fn the_last_socket_leaves_every_room_joined_since_the_handshake() {
         let presence = Presence::default();
         let socket = SocketId::new();
-        presence.socket_connected(&ana(), socket, &[RoomId(1)]);
+        presence.socket_connected(&ana(), socket, &[RoomId(1)], None);
         presence.member_joined(&ana(), RoomId(2));
         presence.take_pending();
 
-        presence.socket_disconnected(&ana(), socket);
+        presence.socket_disconnected(&ana(), socket, None);
 
         let mut left: Vec<RoomId> = presence
             .take_pending()
@@ -246,10 +370,10 @@ mod tests {
     fn going_and_coming_back_within_a_batch_is_not_announced() {
         let presence = Presence::default();
         let (before, after) = (SocketId::new(), SocketId::new());
-        presence.socket_connected(&ana(), before, &[RoomId(1)]);
+        presence.socket_connected(&ana(), before, &[RoomId(1)], None);
         presence.take_pending();
-        presence.socket_disconnected(&ana(), before);
-        presence.socket_connected(&ana(), after, &[RoomId(1)]);
+        presence.socket_disconnected(&ana(), before, None);
+        presence.socket_connected(&ana(), after, &[RoomId(1)], None);
         assert!(presence.is_online(UserId(1)));
         assert!(presence.take_pending().is_empty());
     }

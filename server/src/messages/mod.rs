@@ -82,7 +82,7 @@ pub async fn send_message_then<T>(
                 metrics::counter!("messages_sent_total").increment(1);
             }
             // Refused, or a retry of a stored message: it does not count against the rate.
-            _ => counts.message_rate.refund(&user),
+            _ => counts.message_rate.give_back(&user),
         }
         done(outcome)
     };
@@ -105,7 +105,7 @@ async fn prepare_send(
         .transpose()?;
     // Counted before the send, so concurrent sends cannot all slip under the limit; refunded
     // when it turns out not to count (refused, or a retry of a stored message).
-    if !state.message_rate.try_hit(&me.id) {
+    if !state.message_rate.hit(&me.id).await {
         // A retry of a message already stored is answered even when limited.
         if let Some(retried) = &client_id
             && let Some(message) = state

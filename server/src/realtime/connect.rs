@@ -8,6 +8,7 @@ use super::reply::EventBudget;
 use super::{ADMINS_ROOM, MemberRooms, TokenExpiry, room_key, session_key, user_key};
 use crate::auth::extract::{bearer_token, cookie_token};
 use crate::auth::{self, CurrentUser, origin};
+use crate::ephemeral::presence::Admission;
 use crate::state::AppState;
 use serde_json::Value;
 use socketioxide::SocketIo;
@@ -55,9 +56,17 @@ pub async fn authenticate(
         })?;
     // Counted and joined with no `.await` in between, so parallel handshakes see each other.
     let open = super::sockets(&io).map_or(0, |ns| ns.within(user_key(me.id)).sockets().len());
-    if open >= state.config.max_sockets_per_user {
-        return Err(Refused::RateLimited);
-    }
+    let cap = state.config.max_sockets_per_user;
+    let me_ref = app::models::UserRef {
+        id: me.id,
+        username: me.username.clone(),
+    };
+    let id = super::fanout::socket_id(socket.id);
+    let only = match state.presence.admit(&me_ref, id, cap, open).await {
+        Admission::Refused => return Err(Refused::RateLimited),
+        Admission::Admitted(only) => only,
+    };
+    socket.extensions.insert(super::OnlyAnywhere(only));
     socket.join([user_key(me.id), session_key(me.session_id)]);
     socket.join(rooms.iter().map(|r| room_key(*r)).collect::<Vec<_>>());
     if me.is_admin() {

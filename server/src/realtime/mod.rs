@@ -69,6 +69,11 @@ pub fn register(io: &SocketIo) {
 #[derive(Debug, Clone)]
 pub struct MemberRooms(pub Arc<[RoomId]>);
 
+/// What the cluster said of a socket at the handshake: whether it is its user's only one
+/// anywhere (`None` on a single instance).
+#[derive(Debug, Clone, Copy)]
+pub struct OnlyAnywhere(pub Option<bool>);
+
 /// The event table: every client event of API.md. Registered by the handshake middleware,
 /// before the connect packet goes out: socketioxide spawns the connect handler only after it,
 /// so a client emitting at once could otherwise beat the registrations and be dropped.
@@ -92,14 +97,17 @@ async fn on_connect(
     state: AppState,
     Extension(me): Extension<CurrentUser>,
     Extension(MemberRooms(rooms)): Extension<MemberRooms>,
+    Extension(OnlyAnywhere(only)): Extension<OnlyAnywhere>,
 ) {
     metrics::gauge!("sockets_connected").increment(1.0);
     let id = fanout::socket_id(socket.id);
-    state.presence.socket_connected(&user_ref(&me), id, &rooms);
+    state
+        .presence
+        .socket_connected(&user_ref(&me), id, &rooms, only);
     // A socket that closed while this handler waited to run has had its disconnect handler
     // already: undo. Presence counts sockets by id, so undoing twice is harmless.
     if !socket.connected() {
-        state.presence.socket_disconnected(&user_ref(&me), id);
+        state.presence.socket_disconnected(&user_ref(&me), id, None);
     }
 }
 
@@ -112,7 +120,8 @@ async fn on_disconnect(
     metrics::gauge!("sockets_connected").decrement(1.0);
     outboxes.remove(socket.id);
     let id = fanout::socket_id(socket.id);
-    state.presence.socket_disconnected(&user_ref(&me), id);
+    let last = state.presence.release(me.id, id).await;
+    state.presence.socket_disconnected(&user_ref(&me), id, last);
 }
 
 /// Every few seconds, the admin dashboard to the admins' sockets; nothing is computed while no

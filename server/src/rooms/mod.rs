@@ -194,7 +194,7 @@ pub async fn join_room(state: &AppState, me: &CurrentUser, input: JoinRoom) -> R
         None => messages::history(state, room.id, None, None).await?,
     };
     let members = state.store.conn().await?.member_ids(room.id).await?;
-    let online = state.presence.online_among(&members);
+    let online = state.presence.online_among(&members).await;
     Ok(JoinRoomAck {
         room,
         messages,
@@ -311,7 +311,7 @@ pub async fn admin_overview(state: &AppState) -> Result<Vec<app::models::AdminRo
             .filter(|(r, _)| *r == room.id)
             .map(|(_, u)| *u)
             .collect();
-        room.online = state.presence.online_among(&members).len() as i64;
+        room.online = state.presence.online_among(&members).await.len() as i64;
     }
     Ok(rooms)
 }

@@ -743,6 +743,14 @@ impl TestSocket {
     /// Emits `event` with `payload` and waits for the ack body. The ack's arrival is also
     /// recorded among the events, as `ack:<event>`, so a test can see what came before it.
     pub async fn request(&self, event: &str, payload: Value) -> Value {
+        self.try_request(event, payload)
+            .await
+            .unwrap_or_else(|e| panic!("{event}: {e}"))
+    }
+
+    /// Like `request`, for a socket whose server may be gone: `Err` when the emit fails or no
+    /// ack comes within `WAIT`.
+    pub async fn try_request(&self, event: &str, payload: Value) -> Result<Value, String> {
         let (tx, rx) = oneshot::channel();
         let tx = Arc::new(Mutex::new(Some(tx)));
         let (seen, ack_name) = (self.seen.clone(), format!("ack:{event}"));
@@ -760,11 +768,11 @@ impl TestSocket {
                 async {}.boxed()
             })
             .await
-            .expect("emit");
+            .map_err(|e| format!("emit: {e}"))?;
         tokio::time::timeout(WAIT, rx)
             .await
-            .unwrap_or_else(|_| panic!("no ack for {event} within {WAIT:?}"))
-            .expect("ack")
+            .map_err(|_| format!("no ack for {event} within {WAIT:?}"))?
+            .map_err(|_| "the ack was dropped".to_owned())
     }
 
     /// Emits `event` without a callback.
@@ -855,4 +863,12 @@ impl HeldRequest {
             .unwrap_or_else(|| panic!("no response: {response:?}"));
         status[9..12].parse().expect("a status code")
     }
+}
+
+/// A TCP port nothing listens on now.
+pub fn spare_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a spare port")
+        .port()
 }

@@ -7,6 +7,7 @@
 mod admin;
 mod auth;
 mod clients;
+mod cluster;
 mod health;
 mod helpers;
 mod realtime;

@@ -283,14 +283,6 @@ async fn wait_healthy(app: &TestApp) -> bool {
     false
 }
 
-/// A TCP port nothing listens on now.
-fn spare_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a spare port")
-        .port()
-}
-
 /// A PostgreSQL cluster of the test's own (Debian's server binaries), in a temporary folder,
 /// listening on 127.0.0.1 on a spare port; killed when dropped.
 struct PgCluster {

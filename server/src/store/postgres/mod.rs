@@ -36,11 +36,13 @@ const WRITE_LOCK: i64 = 0x7461_6761_7265_6c61; // "tagarela"
 /// The PostgreSQL store.
 pub struct PgStore {
     pool: PgPool,
+    /// Whether commits of the room log are announced to a cluster's instances (`notify`).
+    notify: bool,
 }
 
 impl PgStore {
     /// Connects to `url` (`postgres://…`) with at most `pool_size` connections, and migrates.
-    pub async fn open(url: &str, pool_size: u32) -> anyhow::Result<Self> {
+    pub async fn open(url: &str, pool_size: u32, notify: bool) -> anyhow::Result<Self> {
         let options = PgConnectOptions::from_str(url)
             .context("DATABASE_URL is not a valid postgres:// URL")?
             .application_name("tagarela");
@@ -54,7 +56,7 @@ impl PgStore {
             .run(&pool)
             .await
             .context("migrating the PostgreSQL database")?;
-        Ok(Self { pool })
+        Ok(Self { pool, notify })
     }
 }
 
@@ -141,6 +143,7 @@ macro_rules! room_columns {
 }
 
 // After the column macros, which it uses too.
+pub mod notify;
 mod writer;
 
 #[derive(sqlx::FromRow)]
@@ -285,7 +288,7 @@ impl Store for PgStore {
         &self,
         jobs: mpsc::Receiver<Job>,
     ) -> anyhow::Result<mpsc::UnboundedReceiver<Vec<Committed>>> {
-        Ok(writer::start(self.pool.clone(), jobs))
+        Ok(writer::start(self.pool.clone(), jobs, self.notify))
     }
 }
 

@@ -22,6 +22,7 @@ use tokio::sync::mpsc;
 pub fn start(
     pool: PgPool,
     mut jobs: mpsc::Receiver<Job>,
+    notify: bool,
 ) -> mpsc::UnboundedReceiver<Vec<Committed>> {
     let (committed_tx, committed) = mpsc::unbounded_channel::<Vec<Committed>>();
     tokio::spawn(async move {
@@ -34,7 +35,7 @@ pub fn start(
                     Err(_) => break,
                 }
             }
-            let done = commit_batch(&pool, std::mem::take(&mut batch)).await;
+            let done = commit_batch(&pool, std::mem::take(&mut batch), notify).await;
             if committed_tx.send(done).is_err() {
                 break;
             }
@@ -43,7 +44,7 @@ pub fn start(
     committed
 }
 
-async fn commit_batch(pool: &PgPool, batch: Vec<Job>) -> Vec<Committed> {
+async fn commit_batch(pool: &PgPool, batch: Vec<Job>, notify: bool) -> Vec<Committed> {
     metrics::histogram!("writer_batch_size").record(batch.len() as f64);
     let (changes, replies): (Vec<Change>, Vec<_>) = batch.into_iter().unzip();
     // The whole batch in one transaction. A change refused by a rule fails before it writes, so
@@ -51,18 +52,20 @@ async fn commit_batch(pool: &PgPool, batch: Vec<Job>) -> Vec<Committed> {
     // undoes the batch, whose changes are then redone one transaction each; a lost connection
     // or an unreachable database fails the whole batch at once (`internal`), rather than
     // waiting for it once per change.
-    let outcomes = match run_batch(pool, &changes).await {
+    let outcomes = match run_batch(pool, &changes, notify).await {
         Ok(outcomes) => outcomes,
         Err(e @ sqlx::Error::Database(_)) if changes.len() > 1 => {
             tracing::warn!(error = ?e, size = changes.len(), "batch failed; committing its changes one by one");
             let mut outcomes = Vec::with_capacity(changes.len());
             for change in &changes {
-                outcomes.push(match run_batch(pool, std::slice::from_ref(change)).await {
-                    Ok(mut one) => one
-                        .pop()
-                        .unwrap_or_else(|| Err(internal(anyhow::anyhow!("no outcome")))),
-                    Err(e) => Err(internal(anyhow::Error::new(e))),
-                });
+                outcomes.push(
+                    match run_batch(pool, std::slice::from_ref(change), notify).await {
+                        Ok(mut one) => one
+                            .pop()
+                            .unwrap_or_else(|| Err(internal(anyhow::anyhow!("no outcome")))),
+                        Err(e) => Err(internal(anyhow::Error::new(e))),
+                    },
+                );
             }
             outcomes
         }
@@ -86,8 +89,9 @@ fn internal(e: anyhow::Error) -> AppError {
 /// statements for the whole run instead of one round trip per message.
 const SET_MIN: usize = 4;
 
-/// Applies `changes` in one transaction and commits; dropping the transaction rolls back.
-async fn run_batch(pool: &PgPool, changes: &[Change]) -> sqlx::Result<Vec<Outcome>> {
+/// Applies `changes` in one transaction and commits; dropping the transaction rolls back. In a
+/// cluster (`notify`) the same transaction announces the published changes to every instance.
+async fn run_batch(pool: &PgPool, changes: &[Change], notify: bool) -> sqlx::Result<Vec<Outcome>> {
     let mut tx = pool.begin().await?;
     let mut outcomes = Vec::with_capacity(changes.len());
     let mut next = 0;
@@ -100,6 +104,9 @@ async fn run_batch(pool: &PgPool, changes: &[Change]) -> sqlx::Result<Vec<Outcom
             outcomes.push(apply(&mut tx, &changes[next]).await?);
             next += 1;
         }
+    }
+    if notify {
+        super::notify::notify_log(&mut tx, super::notify::log_payloads(&outcomes)).await?;
     }
     tx.commit().await?;
     Ok(outcomes)

@@ -1,0 +1,665 @@
+//! Several instances as one: three server processes (the release binary's code, started as
+//! child processes) on one PostgreSQL database and one Redis the test starts on a spare port
+//! (Debian's `redis-server`; the machine's shared Redis is left alone), clients on different
+//! instances. Named `postgres_…`: they bring their own PostgreSQL database whatever the backend
+//! under test, and run once.
+
+use crate::helpers::*;
+use futures_util::future::join_all;
+use serde_json::{Value, json};
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How long the burst tests wait for every delivery (a debug build, two cores, 3 instances).
+const DELIVERY_WAIT: Duration = Duration::from_secs(90);
+
+/// A Redis of the test's own, on a spare port, without persistence: stopped and started again
+/// by the fault tests, killed when dropped.
+pub struct Redis {
+    port: u16,
+    child: Option<tokio::process::Child>,
+}
+
+impl Redis {
+    pub async fn start() -> Self {
+        let mut redis = Self {
+            port: spare_port(),
+            child: None,
+        };
+        redis.run().await;
+        redis
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    async fn run(&mut self) {
+        let child = tokio::process::Command::new("redis-server")
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("redis-server runs (Debian's redis-server package; `make test` installs it)");
+        self.child = Some(child);
+        for _ in 0..100 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", self.port))
+                .await
+                .is_ok()
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("redis-server did not start on port {}", self.port);
+    }
+
+    /// Kills it (its data is gone: no persistence).
+    pub async fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill().await;
+        }
+    }
+
+    pub async fn restart(&mut self) {
+        self.stop().await;
+        self.run().await;
+    }
+}
+
+/// One server process.
+pub struct Instance {
+    pub app: TestApp,
+    child: Option<tokio::process::Child>,
+}
+
+impl Instance {
+    /// `kill -9`.
+    pub async fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill().await;
+        }
+    }
+}
+
+/// Three instances (or `n`), one database, one Redis.
+pub struct Cluster {
+    pub dir: Arc<TestDir>,
+    pub redis: Redis,
+    pub instances: Vec<Instance>,
+}
+
+impl Cluster {
+    pub async fn start(n: usize, overrides: &[(&str, &str)]) -> Self {
+        let dir = TestDir::postgres();
+        let redis = Redis::start().await;
+        let mut instances = Vec::new();
+        for i in 0..n {
+            instances.push(start_instance(&dir, &redis.url(), i + 1, overrides).await);
+        }
+        Self {
+            dir,
+            redis,
+            instances,
+        }
+    }
+
+    pub fn app(&self, i: usize) -> &TestApp {
+        &self.instances[i].app
+    }
+
+    pub async fn db(&self) -> TestDb {
+        TestDb::Postgres(
+            sqlx::PgPool::connect(&self.dir.database_url())
+                .await
+                .expect("the cluster's database"),
+        )
+    }
+}
+
+async fn start_instance(
+    dir: &Arc<TestDir>,
+    redis_url: &str,
+    number: usize,
+    overrides: &[(&str, &str)],
+) -> Instance {
+    let port = spare_port();
+    let mut vars = test_vars(dir);
+    vars.retain(|(k, _)| k != "PORT");
+    vars.push(("PORT".into(), port.to_string()));
+    vars.push(("REDIS_URL".into(), redis_url.to_owned()));
+    vars.push(("INSTANCE_ID".into(), format!("i{number}")));
+    for (name, value) in overrides {
+        vars.retain(|(k, _)| k != name);
+        vars.push((name.to_string(), value.to_string()));
+    }
+    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_tagarela"))
+        .current_dir(dir.path())
+        .env_clear()
+        .envs(vars)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start the server binary");
+    let app = TestApp::external(&format!("127.0.0.1:{port}"));
+    for _ in 0..300 {
+        if let Ok(response) = app.http.get(app.url("/healthz/ready")).send().await
+            && response.status() == 200
+        {
+            return Instance {
+                app,
+                child: Some(child),
+            };
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("instance {number} did not become ready");
+}
+
+fn seqs(socket: &TestSocket, event: &str) -> Vec<i64> {
+    socket
+        .received(event)
+        .iter()
+        .map(|m| m["seq"].as_i64().unwrap())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_cluster_every_event_crosses_instances() {
+    let cluster = Cluster::start(2, &[]).await;
+    let (one, two) = (cluster.app(0), cluster.app(1));
+    let admin = one.token("admin").await;
+    let ana = one.token("ana").await;
+    let bob = two.token("bob").await;
+    let ana_socket = one.socket(&ana).await;
+    let admin_socket = two.socket(&admin).await;
+
+    // A room created on 1: everyone hears of it, on 2 too.
+    let room = one.create_room(&admin, "general").await;
+    admin_socket.event("roomCreated").await;
+    // Joined through instance 2's HTTP-less socket: ana's sockets on 1 follow the room.
+    let joined = ana_socket
+        .request("joinRoom", json!({"roomId": room}))
+        .await;
+    assert_eq!(joined["ok"], true, "{joined}");
+    let bob_socket = two.socket(&bob).await;
+    let joined = bob_socket
+        .request("joinRoom", json!({"roomId": room}))
+        .await;
+    assert_eq!(joined["ok"], true, "{joined}");
+    // Bob's second socket, on 1, hears that bob joined (the membership crosses).
+    let bob_on_one = one.socket(&bob).await;
+
+    // Presence: bob (on 2) is online for ana (on 1).
+    assert!(
+        ana_socket
+            .wait_until(WAIT, |s| s.received("presence").iter().any(|p| p["joined"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|u| u["username"] == "bob")))
+            .await,
+        "ana on 1 hears bob come online on 2: {:?}",
+        ana_socket.received("presence")
+    );
+    let online = ana_socket
+        .request("joinRoom", json!({"roomId": room}))
+        .await;
+    let names: Vec<&str> = online["online"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["username"].as_str().unwrap())
+        .collect();
+    assert!(
+        names.contains(&"bob"),
+        "bob online in the ack on 1: {online}"
+    );
+
+    // A message from 2 with a mention of ana, edited and deleted.
+    let sent = bob_socket
+        .request("sendMessage", json!({"roomId": room, "text": "hi @ana"}))
+        .await;
+    assert_eq!(sent["ok"], true, "{sent}");
+    let id = sent["message"]["id"].clone();
+    let new = ana_socket.event("newMessage").await;
+    assert_eq!(new["text"], "hi @ana");
+    let mention = ana_socket.event("notification").await;
+    assert_eq!(mention["messageId"], id);
+    bob_on_one.event("newMessage").await;
+    let edited = bob_socket
+        .request("editMessage", json!({"messageId": id, "text": "hello"}))
+        .await;
+    assert_eq!(edited["ok"], true, "{edited}");
+    assert_eq!(ana_socket.event("messageUpdated").await["text"], "hello");
+    let deleted = bob_socket
+        .request("deleteMessage", json!({"messageId": id}))
+        .await;
+    assert_eq!(deleted["ok"], true, "{deleted}");
+    assert_eq!(ana_socket.event("messageDeleted").await["deleted"], true);
+    assert_eq!(seqs(&ana_socket, "newMessage"), vec![1]);
+
+    // Typing from 1 reaches bob on 2, not ana's own.
+    ana_socket
+        .emit("typing", json!({"roomId": room, "typing": true}))
+        .await;
+    assert_eq!(bob_socket.event("typing").await["user"]["username"], "ana");
+
+    // Bob's read marker moved on 2 reaches his socket on 1.
+    let marked = bob_socket
+        .request("markRead", json!({"roomId": room, "seq": 3}))
+        .await;
+    assert_eq!(marked["ok"], true, "{marked}");
+    assert_eq!(bob_on_one.event("readMarker").await["roomId"], room);
+
+    // A room renamed on 2 is heard on 1; its deletion too.
+    let renamed = two
+        .patch(
+            &format!("/api/admin/rooms/{room}"),
+            &json!({"topic": "news"}),
+            &admin,
+        )
+        .await;
+    assert_eq!(renamed.status(), 200);
+    assert_eq!(ana_socket.event("roomUpdated").await["topic"], "news");
+    let gone = two
+        .delete(&format!("/api/admin/rooms/{room}"), &admin)
+        .await;
+    assert!(gone.status().is_success(), "{}", gone.status());
+    assert_eq!(ana_socket.event("roomDeleted").await["roomId"], room);
+
+    // Bob goes away from both: ana hears it once.
+    bob_socket.disconnect().await;
+    bob_on_one.disconnect().await;
+    let presence_rooms: Vec<Value> = ana_socket.received("presence");
+    assert!(!presence_rooms.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_cluster_twenty_senders_on_three_instances_keep_one_order_everywhere() {
+    let cluster = Cluster::start(3, &[("SOCKET_EVENT_RATE", "10000/1s")]).await;
+    let admin = cluster.app(0).token("admin").await;
+    let room = cluster.app(0).create_room(&admin, "busy").await;
+    let mut sockets = Vec::new();
+    for n in 0..20 {
+        let app = cluster.app(n % 3);
+        let token = app.token(&format!("user{n}")).await;
+        let socket = app.socket(&token).await;
+        let joined = socket.request("joinRoom", json!({"roomId": room})).await;
+        assert_eq!(joined["ok"], true, "{joined}");
+        sockets.push(socket);
+    }
+    // The 21st client only listens, on instance 3.
+    let watcher = cluster.app(2).socket(&admin).await;
+    let joined = watcher.request("joinRoom", json!({"roomId": room})).await;
+    assert_eq!(joined["ok"], true, "{joined}");
+
+    let senders = sockets.iter().enumerate().map(|(n, socket)| async move {
+        let mut acks = Vec::new();
+        for i in 0..50 {
+            let payload = json!({"roomId": room, "text": format!("{n}-{i}"), "clientId": format!("c-{n}-{i}")});
+            acks.push(socket.request("sendMessage", payload).await);
+        }
+        acks
+    });
+    let acks: Vec<Value> = join_all(senders).await.into_iter().flatten().collect();
+    assert!(acks.iter().all(|a| a["ok"] == true), "every send acked");
+
+    let everyone: Vec<&TestSocket> = sockets.iter().chain([&watcher]).collect();
+    let mut orders = Vec::new();
+    for socket in &everyone {
+        let all = socket
+            .wait_until(DELIVERY_WAIT, |s| s.received("newMessage").len() >= 1000)
+            .await;
+        assert!(
+            all,
+            "{} of 1000 delivered",
+            socket.received("newMessage").len()
+        );
+        let seqs = seqs(socket, "newMessage");
+        assert_eq!(
+            seqs,
+            (1..=1000).collect::<Vec<_>>(),
+            "in seq order, no gap, once"
+        );
+        let ids: Vec<Value> = socket
+            .received("newMessage")
+            .iter()
+            .map(|m| m["id"].clone())
+            .collect();
+        orders.push(ids);
+    }
+    assert!(
+        orders.windows(2).all(|w| w[0] == w[1]),
+        "the same messages in the same order on every socket"
+    );
+    let db = cluster.db().await;
+    assert_eq!(db.number("SELECT COUNT(*) FROM messages").await, 1000);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_cluster_bans_and_sign_outs_act_on_every_instance() {
+    let cluster = Cluster::start(3, &[]).await;
+    let admin = cluster.app(0).token("admin").await;
+    let eve = cluster.app(0).token("eve").await;
+    let eve_on_two = cluster.app(1).socket(&eve).await;
+    let eve_on_three = cluster.app(2).socket(&eve).await;
+    let eve_id = cluster.app(0).get_json::<Value>("/api/me", &eve).await["id"].clone();
+
+    let banned = cluster
+        .app(0)
+        .patch(
+            &format!("/api/admin/users/{}", eve_id),
+            &json!({"banned": true}),
+            &admin,
+        )
+        .await;
+    assert_eq!(banned.status(), 200);
+    for socket in [&eve_on_two, &eve_on_three] {
+        let closed = socket
+            .wait_until(Duration::from_secs(2), |s| !s.received("close").is_empty())
+            .await;
+        assert!(
+            closed,
+            "a ban on 1 closes eve's socket within 2 s: {:?}",
+            socket.names()
+        );
+    }
+
+    // A sign-out on 2 refuses the token on 3 at once.
+    let ana = cluster.app(1).token("ana").await;
+    assert_eq!(
+        cluster.app(2).get("/api/me", Some(&ana)).await.status(),
+        200
+    );
+    let out = cluster
+        .app(1)
+        .post("/api/auth/logout", &json!({}), Some(&ana))
+        .await;
+    assert!(out.status().is_success(), "{}", out.status());
+    assert_error(
+        cluster.app(2).get("/api/me", Some(&ana)).await,
+        reqwest::StatusCode::UNAUTHORIZED,
+        "unauthorized",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_cluster_socket_cap_and_message_rate_hold_across_instances() {
+    let cluster = Cluster::start(
+        3,
+        &[("MAX_SOCKETS_PER_USER", "2"), ("MESSAGE_RATE", "4/1m")],
+    )
+    .await;
+    let admin = cluster.app(0).token("admin").await;
+    let room = cluster.app(0).create_room(&admin, "general").await;
+    let ana = cluster.app(0).token("ana").await;
+    let first = cluster.app(0).socket(&ana).await;
+    let second = cluster.app(1).socket(&ana).await;
+    let third = TestSocket::builder(cluster.app(2))
+        .auth(json!({"token": ana}))
+        .refusal()
+        .await;
+    assert!(
+        third.contains("rate_limited"),
+        "a third socket on 3 is refused: {third}"
+    );
+
+    for socket in [&first, &second] {
+        let joined = socket.request("joinRoom", json!({"roomId": room})).await;
+        assert_eq!(joined["ok"], true, "{joined}");
+    }
+    let mut answers = Vec::new();
+    for i in 0..3 {
+        for socket in [&first, &second] {
+            answers.push(
+                socket
+                    .request(
+                        "sendMessage",
+                        json!({"roomId": room, "text": format!("m{i}")}),
+                    )
+                    .await,
+            );
+        }
+    }
+    let ok = answers.iter().filter(|a| a["ok"] == true).count();
+    let limited = answers
+        .iter()
+        .filter(|a| a["error"]["error"] == "rate_limited")
+        .count();
+    assert_eq!(
+        (ok, limited),
+        (4, 2),
+        "4 per minute across instances: {answers:?}"
+    );
+
+    // A socket closed on 1 frees a place on 3.
+    first.disconnect().await;
+    let mut admitted = false;
+    for _ in 0..50 {
+        let socket = TestSocket::builder(cluster.app(2))
+            .auth(json!({"token": ana}))
+            .try_connect()
+            .await;
+        if socket.connect_outcome().await.is_ok() {
+            admitted = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(admitted, "a closed socket frees its place in the cluster");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_cluster_redis_stopped_and_started_loses_nothing_and_heals() {
+    let mut cluster = Cluster::start(
+        3,
+        &[
+            ("MAX_SOCKETS_PER_USER", "2"),
+            ("SOCKET_EVENT_RATE", "10000/1s"),
+        ],
+    )
+    .await;
+    let admin = cluster.app(0).token("admin").await;
+    let room = cluster.app(0).create_room(&admin, "general").await;
+    let mut sockets = Vec::new();
+    for n in 0..10 {
+        let app = cluster.app(n % 3);
+        let token = app.token(&format!("user{n}")).await;
+        let socket = app.socket(&token).await;
+        let joined = socket.request("joinRoom", json!({"roomId": room})).await;
+        assert_eq!(joined["ok"], true, "{joined}");
+        sockets.push(socket);
+    }
+
+    // Ten senders for about eight seconds; Redis is gone for five of them.
+    let senders = sockets.iter().enumerate().map(|(n, socket)| async move {
+        let mut acked = Vec::new();
+        for i in 0..40 {
+            let payload = json!({"roomId": room, "text": format!("{n}-{i}"), "clientId": format!("c-{n}-{i}")});
+            let ack = socket.request("sendMessage", payload).await;
+            if ack["ok"] == true {
+                acked.push(ack["message"]["id"].as_i64().unwrap());
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        acked
+    });
+    let outage = async {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        cluster.redis.stop().await;
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        cluster.redis.restart().await;
+    };
+    let (acked, ()) = tokio::join!(join_all(senders), outage);
+    let acked: Vec<i64> = acked.into_iter().flatten().collect();
+    assert_eq!(acked.len(), 400, "every send acked, Redis or not");
+
+    let db = cluster.db().await;
+    assert_eq!(
+        db.number("SELECT COUNT(*) FROM messages").await,
+        400,
+        "none lost, none doubled"
+    );
+    for socket in &sockets {
+        let all = socket
+            .wait_until(DELIVERY_WAIT, |s| s.received("newMessage").len() >= 400)
+            .await;
+        assert!(
+            all,
+            "{} of 400 delivered",
+            socket.received("newMessage").len()
+        );
+        assert_eq!(seqs(socket, "newMessage"), (1..=400).collect::<Vec<_>>());
+    }
+
+    // Healed without a restart: the socket cap holds across instances again, and presence is
+    // the cluster's (user0's sockets were re-registered by their instance).
+    let token = cluster.app(1).login("user0").await;
+    let mut healed = false;
+    for _ in 0..30 {
+        let extra = TestSocket::builder(cluster.app(1))
+            .auth(json!({"token": token}))
+            .try_connect()
+            .await;
+        if extra.connect_outcome().await.is_ok() {
+            let third = TestSocket::builder(cluster.app(2))
+                .auth(json!({"token": token}))
+                .refusal()
+                .await;
+            if third.contains("rate_limited") {
+                healed = true;
+                break;
+            }
+        }
+        extra.disconnect().await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert!(
+        healed,
+        "the socket cap is the cluster's again after Redis returns"
+    );
+    let ack = sockets[1]
+        .request("joinRoom", json!({"roomId": room}))
+        .await;
+    let online = ack["online"].as_array().unwrap().len();
+    assert_eq!(
+        online, 10,
+        "presence counts every instance's users again: {ack}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_cluster_instance_killed_mid_burst_its_clients_catch_up_elsewhere() {
+    let mut cluster = Cluster::start(3, &[("SOCKET_EVENT_RATE", "10000/1s")]).await;
+    let admin = cluster.app(0).token("admin").await;
+    let room = cluster.app(0).create_room(&admin, "general").await;
+    let mut users = Vec::new();
+    for n in 0..6 {
+        let app = cluster.app(n % 3);
+        let token = app.token(&format!("user{n}")).await;
+        let socket = app.socket(&token).await;
+        let joined = socket.request("joinRoom", json!({"roomId": room})).await;
+        assert_eq!(joined["ok"], true, "{joined}");
+        users.push((n, token, socket));
+    }
+
+    // Everyone sends with a clientId; halfway, instance 2 dies.
+    let senders = users.iter().map(|(n, _, socket)| async move {
+        let mut acked = Vec::new();
+        let mut unanswered = Vec::new();
+        for i in 0..30 {
+            let client_id = format!("c-{n}-{i}");
+            let payload =
+                json!({"roomId": room, "text": format!("{n}-{i}"), "clientId": client_id});
+            match socket.try_request("sendMessage", payload).await {
+                Ok(ack) if ack["ok"] == true => acked.push(client_id),
+                _ => unanswered.push((client_id, format!("{n}-{i}"))),
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        (acked, unanswered)
+    });
+    let killer = async {
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        cluster.instances[1].kill().await;
+    };
+    let (outcomes, ()) = tokio::join!(join_all(senders), killer);
+
+    // The killed instance's clients come back through another instance and retry what went
+    // unanswered, with the same clientId; everyone catches up from seq 0.
+    let mut acked: Vec<String> = Vec::new();
+    for ((n, token, _), (ok, unanswered)) in users.iter().zip(outcomes) {
+        acked.extend(ok);
+        if unanswered.is_empty() {
+            continue;
+        }
+        let elsewhere = cluster.app(if n % 3 == 1 { 2 } else { n % 3 });
+        let socket = elsewhere.socket(token).await;
+        for (client_id, text) in unanswered {
+            let ack = socket
+                .request(
+                    "sendMessage",
+                    json!({"roomId": room, "text": text, "clientId": client_id}),
+                )
+                .await;
+            assert_eq!(ack["ok"], true, "a retry elsewhere is stored: {ack}");
+            acked.push(client_id);
+        }
+    }
+    assert_eq!(
+        acked.len(),
+        180,
+        "every send acked once, first time or on retry"
+    );
+    let db = cluster.db().await;
+    assert_eq!(
+        db.number("SELECT COUNT(*) FROM messages").await,
+        180,
+        "nothing doubled"
+    );
+    assert_eq!(
+        db.number("SELECT COUNT(DISTINCT client_id) FROM messages")
+            .await,
+        180
+    );
+    for (n, token, _) in users.iter().filter(|(n, _, _)| n % 3 == 1) {
+        let socket = cluster.app(0).socket(token).await;
+        let ack = socket
+            .request("joinRoom", json!({"roomId": room, "since": 0}))
+            .await;
+        let mut seen: Vec<i64> = ack["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["seq"].as_i64().unwrap())
+            .collect();
+        let mut since = *seen.last().unwrap_or(&0);
+        while ack["hasMore"] == true && seen.len() < 180 {
+            let more = socket
+                .request("joinRoom", json!({"roomId": room, "since": since}))
+                .await;
+            let page: Vec<i64> = more["messages"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|m| m["seq"].as_i64().unwrap())
+                .collect();
+            if page.is_empty() {
+                break;
+            }
+            since = *page.last().unwrap();
+            seen.extend(page);
+        }
+        assert_eq!(
+            seen,
+            (1..=180).collect::<Vec<_>>(),
+            "user{n} caught up exactly"
+        );
+    }
+}
