@@ -124,6 +124,9 @@ pub struct Config {
     /// `REDIS_URL`: with a PostgreSQL `DATABASE_URL`, makes this instance a cluster member
     /// whose shared ephemeral state (presence, limits, socket caps) lives in that Redis.
     pub redis_url: Option<String>,
+    /// `TRUSTED_PROXIES`: addresses and CIDR ranges of the proxies in front, whose
+    /// `X-Forwarded-For`, `X-Forwarded-Host` and `X-Forwarded-Proto` are believed.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// `INSTANCE_ID`: this instance's name in a cluster (logs, `/metrics`, Redis keys); random
     /// when unset.
     pub instance_id: String,
@@ -236,8 +239,32 @@ impl Config {
                 .context("MAX_SOCKETS_PER_USER must be a number")?,
             metrics_token: get("METRICS_TOKEN"),
             redis_url: get("REDIS_URL"),
-            instance_id: get("INSTANCE_ID")
-                .unwrap_or_else(|| format!("{:08x}", rand::random::<u32>())),
+            trusted_proxies: list("TRUSTED_PROXIES")
+                .iter()
+                .map(|p| {
+                    p.parse::<ipnet::IpNet>()
+                        .or_else(|_| p.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                        .map_err(|_| {
+                            anyhow::anyhow!(
+                                "TRUSTED_PROXIES: {p:?} is not an IP address or CIDR range"
+                            )
+                        })
+                })
+                .collect::<anyhow::Result<_>>()?,
+            instance_id: match get("INSTANCE_ID") {
+                Some(id)
+                    if (1..=40).contains(&id.len())
+                        && id
+                            .bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)) =>
+                {
+                    id
+                }
+                Some(_) => {
+                    anyhow::bail!("INSTANCE_ID must be 1-40 letters, digits, '-', '_' or '.'")
+                }
+                None => format!("{:08x}", rand::random::<u32>()),
+            },
             handshake_rate: Rate::parse(&parse_or("HANDSHAKE_RATE", "120/1m"))
                 .context("HANDSHAKE_RATE")?,
             socket_event_rate: Rate::parse(&parse_or("SOCKET_EVENT_RATE", "50/1s"))

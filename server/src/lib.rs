@@ -51,6 +51,7 @@ pub mod extract;
 pub mod headers;
 pub mod limits;
 pub mod messages;
+pub mod proxy;
 pub mod realtime;
 pub mod rooms;
 pub mod serve;

@@ -41,11 +41,13 @@ const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// Serves `app` on `listener` until `shutdown` completes. Then it stops accepting, asks every
 /// connection to finish its current request and close, and returns once they all have.
 /// Upgraded connections (WebSockets) are no longer HTTP connections: the caller closes those.
-/// Every request carries the client's address as `ConnectInfo<SocketAddr>`.
+/// Every request carries the client's address as `ConnectInfo<SocketAddr>`: the peer's, or
+/// behind one of `trusted_proxies` the forwarded one (`crate::proxy`).
 pub async fn serve_until<S, B>(
     listener: TcpListener,
     app: S,
     write_timeout: Duration,
+    trusted_proxies: std::sync::Arc<[ipnet::IpNet]>,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()>
 where
@@ -78,9 +80,11 @@ where
         let _ = tcp.set_nodelay(true);
         let link = ConnectionLink::default();
         let io = GuardedIo::new(tcp, write_timeout, link.clone());
+        let proxies = trusted_proxies.clone();
         let service = app.clone().map_request(move |request: Request<Incoming>| {
             let mut request = request.map(Body::new);
-            request.extensions_mut().insert(ConnectInfo(remote));
+            let client = crate::proxy::client(request.headers_mut(), remote, &proxies);
+            request.extensions_mut().insert(ConnectInfo(client));
             request.extensions_mut().insert(link.clone());
             request
         });

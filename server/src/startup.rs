@@ -190,7 +190,8 @@ impl Application {
             .service(self.router);
         let write_timeout = self.state.config.write_timeout;
         let emitters: Vec<_> = self.emitters.iter().map(|t| t.abort_handle()).collect();
-        crate::serve::serve_until(self.listener, app, write_timeout, async move {
+        let proxies = self.state.config.trusted_proxies.clone().into();
+        crate::serve::serve_until(self.listener, app, write_timeout, proxies, async move {
             shutdown.await;
             tracing::info!("shutting down: closing sockets");
             // The timed emitters stop first: `io.close()` removes the namespace, and socketioxide
@@ -247,7 +248,7 @@ fn router(state: AppState, redis: Option<Arc<crate::cluster::redis::Shared>>) ->
     let metrics = Router::new()
         .route("/metrics", get(telemetry::metrics))
         .with_state(telemetry::MetricsState {
-            handle: telemetry::metrics_handle(),
+            handle: telemetry::metrics_handle(&state.config.instance_id),
             token: state.config.metrics_token.clone(),
         });
     let pages = generate_route_list(app::App);

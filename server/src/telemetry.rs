@@ -51,11 +51,15 @@ pub fn init_tracing() {
 
 /// The process-wide metrics recorder; installed on first use so several apps in one test
 /// process share it.
-pub fn metrics_handle() -> PrometheusHandle {
+pub fn metrics_handle(instance: &str) -> PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
     HANDLE
         .get_or_init(|| {
-            let recorder = PrometheusBuilder::new().build_recorder();
+            // Every series names the instance (`INSTANCE_ID`): a cluster's are told apart when
+            // one Prometheus scrapes them all. One recorder per process: the first app's name.
+            let recorder = PrometheusBuilder::new()
+                .add_global_label("instance", instance)
+                .build_recorder();
             let handle = recorder.handle();
             // Fails only if another recorder was installed first, which this crate never does.
             let _ = metrics::set_global_recorder(recorder);

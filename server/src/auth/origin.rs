@@ -19,10 +19,18 @@ pub fn is_allowed(origin: &str, headers: &HeaderMap, config: &Config) -> bool {
     let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) else {
         return false;
     };
-    // The request's own scheme: this server speaks plain http (TLS, where used, ends at a proxy
-    // in front, and `PUBLIC_URL` then names the public https origin, checked above).
+    // The request's own scheme: this server speaks plain http; TLS, where used, ends at a proxy
+    // in front, which says so in `X-Forwarded-Proto` (kept only from `TRUSTED_PROXIES`,
+    // `crate::proxy`), or `PUBLIC_URL` names the public https origin, checked above.
+    let scheme = match headers
+        .get(crate::proxy::FORWARDED_PROTO)
+        .and_then(|p| p.to_str().ok())
+    {
+        Some(proto) if proto.eq_ignore_ascii_case("https") => "https://",
+        _ => "http://",
+    };
     origin
-        .strip_prefix("http://")
+        .strip_prefix(scheme)
         .is_some_and(|rest| rest.eq_ignore_ascii_case(host))
 }
 

@@ -1517,3 +1517,85 @@ async fn a_chat_page_without_a_session_redirects_to_sign_in() {
         assert_eq!(signed_in.status(), StatusCode::OK, "{path}");
     }
 }
+
+// ---- behind a proxy: TRUSTED_PROXIES -------------------------------------------------------------
+
+async fn register_from(app: &TestApp, name: &str, forwarded_for: &str) -> StatusCode {
+    app.post_with(
+        "/api/auth/register",
+        &json!({"username": name, "password": PASSWORD}),
+        &[("x-forwarded-for", forwarded_for)],
+    )
+    .await
+    .status()
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_the_per_address_limits_count_each_forwarded_client() {
+    let app = spawn_app_with(&[
+        ("REGISTER_RATE", "1/1h"),
+        ("TRUSTED_PROXIES", "127.0.0.0/8"),
+    ])
+    .await;
+
+    assert_eq!(
+        register_from(&app, "ana", "203.0.113.1").await,
+        StatusCode::CREATED
+    );
+    assert_eq!(
+        register_from(&app, "bob", "203.0.113.2").await,
+        StatusCode::CREATED
+    );
+    assert_eq!(
+        register_from(&app, "cid", "203.0.113.1").await,
+        StatusCode::TOO_MANY_REQUESTS,
+        "the first client's window is spent"
+    );
+}
+
+#[tokio::test]
+async fn without_trusted_proxies_a_forwarded_address_is_not_believed() {
+    let app = spawn_app_with(&[("REGISTER_RATE", "1/1h")]).await;
+
+    assert_eq!(
+        register_from(&app, "ana", "203.0.113.1").await,
+        StatusCode::CREATED
+    );
+    assert_eq!(
+        register_from(&app, "bob", "203.0.113.2").await,
+        StatusCode::TOO_MANY_REQUESTS,
+        "one peer, one window, whatever it claims"
+    );
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_the_origin_check_reads_the_forwarded_host_and_scheme() {
+    let app = spawn_app_with(&[("TRUSTED_PROXIES", "127.0.0.1")]).await;
+    let token = app.token("ana").await;
+    let public = [
+        ("x-forwarded-host", "chat.example.org"),
+        ("x-forwarded-proto", "https"),
+        ("origin", "https://chat.example.org"),
+    ];
+    let socket = TestSocket::builder(&app)
+        .auth(json!({"token": token}))
+        .header(public[0].0, public[0].1)
+        .header(public[1].0, public[1].1)
+        .header(public[2].0, public[2].1)
+        .connect()
+        .await;
+    assert!(socket.connect_outcome().await.is_ok());
+
+    // The same headers from a peer that is not a trusted proxy are dropped: the origin is
+    // foreign to the request's own host.
+    let untrusted = spawn_app().await;
+    let token = untrusted.token("ana").await;
+    let refusal = TestSocket::builder(&untrusted)
+        .auth(json!({"token": token}))
+        .header(public[0].0, public[0].1)
+        .header(public[1].0, public[1].1)
+        .header(public[2].0, public[2].1)
+        .refusal()
+        .await;
+    assert!(refusal.contains("unauthorized"), "{refusal}");
+}

@@ -231,3 +231,30 @@ async fn the_socket_io_client_is_served_where_node_serves_it() {
         assert_eq!(again.status(), StatusCode::NOT_MODIFIED, "{name}");
     }
 }
+
+#[tokio::test]
+async fn live_and_ready_are_told_apart() {
+    let app = spawn_app_with(&[("INSTANCE_ID", "one")]).await;
+
+    let live = app.get("/healthz/live", None).await;
+    assert_eq!(live.status(), StatusCode::OK);
+    let ready = app.get("/healthz/ready", None).await;
+    assert_eq!(ready.status(), StatusCode::OK);
+    let body = ready.json::<Value>().await.unwrap();
+    assert_eq!(body["status"], "ok");
+    assert_eq!(body["database"], "ok");
+    assert_eq!(body["instance"], "one");
+    assert!(
+        body.get("redis").is_none(),
+        "no Redis on a single instance: {body}"
+    );
+}
+
+#[tokio::test]
+async fn an_instance_id_that_is_not_a_plain_name_stops_the_start() {
+    let dir = TestDir::new();
+    let mut vars = test_vars(&dir);
+    vars.push(("INSTANCE_ID".into(), "a b".into()));
+    let error = server::config::Config::from_vars(vars).unwrap_err();
+    assert!(format!("{error:#}").contains("INSTANCE_ID"), "{error:#}");
+}
