@@ -19,13 +19,14 @@ CARGO_TEST := $(shell command -v cargo-nextest >/dev/null && echo "nextest run -
 # own (named postgres_…), which the first run already ran.
 NOT_SQLITE := $(shell command -v cargo-nextest >/dev/null && echo "-E 'not test(/sqlite|postgres_/)'" || echo "-- --skip sqlite --skip postgres_")
 
-.PHONY: help setup py-clients run test lint test-rust test-e2e release sqlx-prepare bench bench-attacks
+.PHONY: help setup py-clients run test lint test-rust test-e2e release sqlx-prepare bench bench-attacks cluster
 
 help:
 	@echo "make run      build and start Tagarela on http://127.0.0.1:3000"
 	@echo "make test     run every check: fmt, clippy, Rust tests, Playwright"
 	@echo "make release  build the self-contained binary target/release/tagarela"
 	@echo "make bench    benchmark side by side with the Node.js peer, rewrite BENCHMARKS.md"
+	@echo "make cluster  three instances on PostgreSQL and Redis behind nginx, on one port"
 	@echo "make bench-attacks  measure what one abusive client does to the server (BEFORE_BIN=old binary)"
 
 ## setup: idempotent; installs only what is missing.
@@ -62,7 +63,7 @@ run: setup
 	@# --split as in `make release`: the lazy routes (admin pages) need the split step in every build.
 	cargo leptos serve --split
 
-test: setup py-clients lint test-rust test-e2e
+test: setup py-clients lint test-rust test-e2e cluster-check
 
 ## PostgreSQL's server programs (initdb, pg_ctl), for the test that kills and restarts a
 ## PostgreSQL of its own. The tests' shared server (127.0.0.1:5432) is the machine's.
@@ -92,7 +93,13 @@ lint: lint-tools
 	cargo clippy -p server -p app --features app/ssr --all-targets -- -D warnings
 	cargo clippy -p frontend -p app --features app/hydrate --target wasm32-unknown-unknown -- -D warnings
 
-test-rust: py-clients pg-server-programs
+## redis-server and nginx, for the cluster tests (each starts its own) and `make cluster`.
+.PHONY: cluster-programs
+cluster-programs:
+	@command -v redis-server >/dev/null && { command -v nginx >/dev/null || [ -x /usr/sbin/nginx ]; } \
+	  || { $(SUDO) apt-get update -q && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q redis-server nginx; }
+
+test-rust: py-clients pg-server-programs cluster-programs
 	cargo $(CARGO_TEST) -p server -p app --features app/ssr
 	@# The API tests again on PostgreSQL (127.0.0.1:5432 unless TAGARELA_TEST_PG_URL says
 	@# otherwise; each test creates its own database and drops it).
@@ -111,6 +118,17 @@ release: setup
 	cargo leptos build --release --cargo-locked --precompress --split
 	cargo build --release --locked -p server --bin tagarela
 	@ls -l target/release/tagarela
+
+# Three instances, a Redis and nginx on loopback, on a fresh PostgreSQL database; Ctrl-C stops
+# them all (scripts/cluster.sh says which variables it reads).
+cluster: release cluster-programs
+	scripts/cluster.sh
+
+# `make cluster`'s smoke check (sign-up through nginx, sign-in on each instance), on the
+# release binary the browser tests built.
+.PHONY: cluster-check
+cluster-check: release cluster-programs
+	CLUSTER_CHECK=1 scripts/cluster.sh
 
 # After changing a query: regenerate the committed .sqlx/ data from a scratch database.
 sqlx-prepare:

@@ -663,3 +663,101 @@ async fn postgres_cluster_instance_killed_mid_burst_its_clients_catch_up_elsewhe
         );
     }
 }
+
+/// nginx (Debian's) in front of `cluster` with the shipped configuration, on a spare port.
+struct Nginx {
+    _dir: tempfile::TempDir,
+    port: u16,
+    _child: tokio::process::Child,
+}
+
+impl Nginx {
+    async fn start(cluster: &Cluster) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let port = spare_port();
+        let upstreams: String = cluster
+            .instances
+            .iter()
+            .map(|i| format!("server {} max_fails=1 fail_timeout=5s; ", i.app.address))
+            .collect();
+        let template = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../deploy/nginx.conf"
+        ))
+        .expect("deploy/nginx.conf");
+        let prefix = dir.path().display().to_string();
+        let config = template
+            .replace("{{PREFIX}}", &prefix)
+            .replace("{{LISTEN}}", &format!("127.0.0.1:{port}"))
+            .replace("{{UPSTREAMS}}", &upstreams);
+        let path = dir.path().join("nginx.conf");
+        std::fs::write(&path, config).expect("write nginx.conf");
+        let nginx = ["/usr/sbin/nginx", "nginx"]
+            .into_iter()
+            .find(|p| std::path::Path::new(p).exists())
+            .unwrap_or("nginx");
+        let child = tokio::process::Command::new(nginx)
+            .arg("-p")
+            .arg(dir.path())
+            .arg("-c")
+            .arg(&path)
+            .args(["-g", "daemon off;"])
+            .stdout(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("nginx runs (Debian's nginx package; `make test` installs it)");
+        let front = TestApp::external(&format!("127.0.0.1:{port}"));
+        for _ in 0..100 {
+            if let Ok(response) = front.http.get(front.url("/healthz/ready")).send().await
+                && response.status() == 200
+            {
+                return Self {
+                    _dir: dir,
+                    port,
+                    _child: child,
+                };
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("nginx did not answer on port {port}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_cluster_behind_the_shipped_nginx_configuration_polling_and_websocket_chat() {
+    let cluster = Cluster::start(3, &[("TRUSTED_PROXIES", "127.0.0.1")]).await;
+    let nginx = Nginx::start(&cluster).await;
+    let front = TestApp::external(&format!("127.0.0.1:{}", nginx.port));
+
+    let admin = front.token("admin").await;
+    let room = front.create_room(&admin, "general").await;
+    let ana = front.token("ana").await;
+    let bob = front.token("bob").await;
+    // Ana on long-polling only (every request of her session must reach one instance), bob on
+    // WebSocket, both through nginx; the admin straight on instance 3.
+    let ana_socket = TestSocket::builder(&front)
+        .auth(json!({"token": ana}))
+        .polling()
+        .connect()
+        .await;
+    let bob_socket = front.socket(&bob).await;
+    let admin_socket = cluster.app(2).socket(&admin).await;
+    for socket in [&ana_socket, &bob_socket, &admin_socket] {
+        let joined = socket.request("joinRoom", json!({"roomId": room})).await;
+        assert_eq!(joined["ok"], true, "{joined}");
+    }
+
+    for (n, socket) in [&ana_socket, &bob_socket, &admin_socket].iter().enumerate() {
+        let sent = socket
+            .request("sendMessage", json!({"roomId": room, "text": format!("hello {n}")}))
+            .await;
+        assert_eq!(sent["ok"], true, "{sent}");
+    }
+    for socket in [&ana_socket, &bob_socket, &admin_socket] {
+        let all = socket
+            .wait_until(WAIT, |s| s.received("newMessage").len() >= 3)
+            .await;
+        assert!(all, "{:?}", socket.received("newMessage"));
+        assert_eq!(seqs(socket, "newMessage"), vec![1, 2, 3]);
+    }
+}
