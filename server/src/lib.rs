@@ -9,7 +9,7 @@
 //!   */http.rs, admin/pages.rs      realtime/ (handshake, event table, replies)
 //!                   \                     /                ^
 //!                    v                   v                 | realtime/fanout.rs
-//!   domain:  auth/ rooms/ messages/ users/ ephemeral/ ---> events.rs + bus.rs
+//!   domain:  auth/ rooms/ messages/ users/ ephemeral/ ---> events.rs + bus/
 //!            (rules: parse, validate, authorize,           (committed facts, each
 //!             write, commit, publish)                       with its audience)
 //!                    |
@@ -22,7 +22,7 @@
 //! ```
 //!
 //! - **Domain** (`auth/`, `rooms/`, `messages/`, `users/`, `ephemeral/`, `events.rs`,
-//!   `bus.rs`, `state.rs`, `limits.rs`, `error.rs`, and the store port `store/mod.rs`):
+//!   `bus/`, `state.rs`, `limits.rs`, `error.rs`, and the store port `store/mod.rs`):
 //!   decides. It never names Socket.IO or a database driver: a change that connected users must
 //!   hear of is published as an `events::Event` on the `bus::Bus` after its commit, and the
 //!   database is reached through `state.store` (`store::Store`). It imports no adapter.
@@ -31,7 +31,8 @@
 //!   socket operations (`realtime::fanout`, with the handlers' registration the only code that
 //!   holds a `SocketIo`); the `http.rs` files and `admin/` do the same for HTTP and pages;
 //!   `store/sqlite/` and `store/postgres/` hold all SQL, one folder per backend, each with its
-//!   migrations in `migrations/<backend>/`; `startup.rs` wires it all and picks the backend by
+//!   migrations in `migrations/<backend>/`; `cluster/` makes an instance one of several (the
+//!   bus over PostgreSQL notifications, `store/postgres/notify.rs`; shared state in Redis); `startup.rs` wires it all and picks the backend by
 //!   `DATABASE_URL`. Imports point inward: adapters import the domain, never the reverse.
 
 // The room view's typed view tree is deep: the release profile's layout queries, when this
