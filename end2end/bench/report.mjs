@@ -16,9 +16,11 @@ if (argv[0] === '--summary') {
 const records = argv
   .map((f) => JSON.parse(readFileSync(f, 'utf8')))
   .filter((r) => r.tool !== 'tagarela end2end/bench/attacks.mjs' && r.tool !== 'first-visit');
-// The instruction counts (end2end/bench/callgrind.mjs) have a section of their own.
+// The instruction counts (end2end/bench/callgrind.mjs) and the cluster runs
+// (end2end/bench/cluster.mjs) have sections of their own.
 const profiles = records.filter((r) => r.tool === 'callgrind');
-const results = records.filter((r) => r.tool !== 'callgrind');
+const clusterRuns = records.filter((r) => r.tool === 'end2end/bench/cluster.mjs');
+const results = records.filter((r) => r.tool !== 'callgrind' && r.tool !== 'end2end/bench/cluster.mjs');
 if (results.length === 0) {
   console.error('usage: report.mjs results/*.json > BENCHMARKS.md');
   process.exit(2);
@@ -247,6 +249,42 @@ if (pgRuns.length) {
   pgRow('server peak RSS, MB ↓', 'server.rss_peak_sampled_kb', 0, 1 / 1024);
   p();
   p(`Correctness on PostgreSQL, summed over the runs: ${num(sum('pg', 'throughput', 'result.acked'), 0)} acks, ${sum('pg', 'throughput', 'result.lost')} lost, ${sum('pg', 'throughput', 'result.duplicates')} duplicated, rows == acks in ${pgRuns.filter((r) => r.result.db_rows_match_acks === true).length} of ${pgRuns.length} runs.`);
+  p();
+}
+
+// ---------- several instances ----------
+
+if (clusterRuns.length) {
+  const of = (sc, n) => clusterRuns.filter((r) => r.scenario === sc && r.instances === n && r.result);
+  const med = (rs, path) => {
+    const v = rs.map((r) => path.split('.').reduce((o, k) => (o == null ? o : o[k]), r)).filter((x) => typeof x === 'number');
+    if (!v.length) return '–';
+    const s = spread(v);
+    return s.n > 1 ? `${num(s.median, 1)} (${num(s.min, 1)}–${num(s.max, 1)})` : num(s.median, 1);
+  };
+  p('## Several instances');
+  p();
+  p(`\`end2end/bench/cluster.sh\` (run by \`make bench\`): instances of the release binary on one fresh PostgreSQL database (the machine's, 127.0.0.1:5432) and one Redis of their own, every instance pinned to the server core and given one tokio worker, the load tool (\`cluster.mjs\`) on the other core, clients spread over the instances in turn and connected to them directly. One instance here is the same setup with one instance: a cluster member on PostgreSQL and Redis. On two cores three instances cannot be faster than one: the figures say what the cluster costs. CPU is that of the instances, every \`postgres\` process and the Redis, over the sending phase. Median (min–max) of ${of('fanout', 3).length} run(s) each.`);
+  p();
+  p('| metric | 1 instance | 3 instances |');
+  p('|---|---|---|');
+  const row = (name, sc, path) => p(`| ${name} | ${med(of(sc, 1), path)} | ${med(of(sc, 3), path)} |`);
+  row('fan-out to 1,000 sockets at 50 msg/s: delivery p50, ms ↓', 'fanout', 'result.latency_ms.p50');
+  row('fan-out: delivery p99, ms ↓', 'fanout', 'result.latency_ms.p99');
+  row('fan-out: CPU per delivery (instances + PostgreSQL + Redis), µs ↓', 'fanout', 'result.cpu_us_per_delivery');
+  row('fan-out: instances\' CPU per delivery, µs ↓', 'fanout', 'result.instances_cpu_us_per_delivery');
+  row('throughput: acked messages/s ↑', 'throughput', 'result.acked_per_s');
+  row('throughput: CPU per ack (instances + PostgreSQL + Redis), µs ↓', 'throughput', 'result.cpu_us_per_ack');
+  row('throughput: instances\' CPU per ack, µs ↓', 'throughput', 'result.instances_cpu_us_per_ack');
+  p();
+  const storms = of('reconnect', 3);
+  if (storms.length) {
+    p(`Reconnect storm: 1,000 sockets on one of three instances, which is killed (\`SIGKILL\`) while a sender on another sends 20 messages/s; every client reconnects to a surviving instance (100 at a time), rejoins with \`since\` and waits until it holds the sender's latest message. Time from the kill until all are caught up: ${med(storms, 'result.all_caught_up_ms')} ms (p50 per client ${med(storms, 'result.caught_up_ms.p50')} ms); clients caught up ${storms.map((r) => `${r.result.caught_up}/${r.result.clients}`).join(', ')}.`);
+    p();
+  }
+  const deliveries = of('fanout', 1).concat(of('fanout', 3));
+  const tps = of('throughput', 1).concat(of('throughput', 3));
+  p(`Correctness: fan-out deliveries ${deliveries.map((r) => `${r.result.deliveries}/${r.result.expected_deliveries}`).join(', ')}; throughput rows == acks in ${tps.filter((r) => r.result.rows === r.result.acked).length} of ${tps.length} runs, ${tps.reduce((a, r) => a + (r.result.failed || 0), 0)} failed sends. Problems reported: ${clusterRuns.flatMap((r) => r.problems || []).join('; ') || 'none'}.`);
   p();
 }
 

@@ -12,8 +12,10 @@
 #   BENCH_PORT=3400              first port; each server run gets the next one
 #   SERVER_CPU=1 LOAD_CPU=0      taskset CPU lists
 #   BENCH_BUILD=0                1: rebuild the release server even when it exists
-#   BENCH_SERVERS="ours peer pg" which servers to run (e.g. "ours" for a quick check); pg is ours
-#                                on PostgreSQL, throughput only, a fresh database per run
+#   BENCH_SERVERS="ours peer pg cluster" which servers to run (e.g. "ours" for a quick check); pg
+#                                is ours on PostgreSQL, throughput only, a fresh database per
+#                                run; cluster is end2end/bench/cluster.sh (1 and 3 instances on
+#                                PostgreSQL and Redis; BENCH_CLUSTER_RUNS)
 #   BENCH_PG_URL=postgres://root@127.0.0.1:5432   the PostgreSQL server pg runs on
 #   BENCH_MAX_MINUTES=25         no new run starts after this
 #   PEER_SRC=../shared/bench/peer-node
@@ -32,7 +34,7 @@ MAX_MINUTES="${BENCH_MAX_MINUTES:-25}"
 PEER_SRC="${PEER_SRC:-$root/../shared/bench/peer-node}"
 PROFILE="${BENCH_PROFILE:-1}"
 PG_URL="${BENCH_PG_URL:-postgres://root@127.0.0.1:5432}"
-SERVERS="${BENCH_SERVERS:-ours peer pg}"
+SERVERS="${BENCH_SERVERS:-ours peer pg cluster}"
 bin="$root/target/release/tagarela"
 peer="$root/target/bench-peer"
 results="$root/target/bench-results"
@@ -240,6 +242,11 @@ if [ "$PROFILE" = 1 ]; then
     say "valgrind is not installed: no instruction counts (BENCH_PROFILE=0 skips them)"
   fi
 fi
+
+case " $SERVERS " in *" cluster "*)
+  say "several instances: end2end/bench/cluster.sh"
+  end2end/bench/cluster.sh || say "the cluster runs failed (see above)" ;;
+esac
 
 # Through a temporary file, so that a failed report leaves the last BENCHMARKS.md as it was.
 node end2end/bench/report.mjs "$results"/*.json > "$results/BENCHMARKS.md"

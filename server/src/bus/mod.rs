@@ -89,7 +89,10 @@ impl Bus {
         if let Some(subscriber) = self.subscriber.get() {
             subscriber.deliver(event.clone()).await;
         }
-        if let Some(remote) = self.remote.get() {
+        // Each instance pushes the dashboard (the cluster's figures) to its own admins.
+        if let Some(remote) = self.remote.get()
+            && !matches!(event, Event::Dashboard(_))
+        {
             remote.send(&event).await;
         }
     }

@@ -48,6 +48,9 @@ enum Input {
     },
 }
 
+/// What runs on each new message the sequencer delivers.
+pub type OnNew = Box<dyn Fn() + Send + Sync>;
+
 /// The handle: cheap to clone.
 #[derive(Clone)]
 pub struct Sequencer {
@@ -57,9 +60,11 @@ pub struct Sequencer {
 impl Sequencer {
     /// Starts the sequencer's task. It delivers through `bus`'s subscriber and reads gaps from
     /// `store`; it stops when every handle is gone (the bus holds one).
-    pub fn start(bus: Weak<Bus>, store: Arc<dyn Store>) -> Self {
+    /// `on_new` runs once per new message delivered, whichever instance stored it (the
+    /// dashboard's messages per minute count the cluster's).
+    pub fn start(bus: Weak<Bus>, store: Arc<dyn Store>, on_new: OnNew) -> Self {
         let (inputs, rx) = mpsc::unbounded_channel();
-        tokio::spawn(run(rx, bus, store));
+        tokio::spawn(run(rx, bus, store, on_new));
         Self { inputs }
     }
 
@@ -117,13 +122,20 @@ struct Parked {
 struct State {
     bus: Weak<Bus>,
     store: Arc<dyn Store>,
+    on_new: OnNew,
     rooms: HashMap<RoomId, Cursor>,
 }
 
-async fn run(mut inputs: mpsc::UnboundedReceiver<Input>, bus: Weak<Bus>, store: Arc<dyn Store>) {
+async fn run(
+    mut inputs: mpsc::UnboundedReceiver<Input>,
+    bus: Weak<Bus>,
+    store: Arc<dyn Store>,
+    on_new: OnNew,
+) {
     let mut state = State {
         bus,
         store,
+        on_new,
         rooms: HashMap::new(),
     };
     let mut tick = tokio::time::interval(GAP_WAIT / 4);
@@ -299,6 +311,9 @@ impl State {
     }
 
     async fn deliver(&self, change: LogChange, message: Message) {
+        if change == LogChange::New {
+            (self.on_new)();
+        }
         if let Some(bus) = self.bus.upgrade()
             && let Some(subscriber) = bus.subscriber()
         {

@@ -26,16 +26,27 @@ pub struct Member {
 pub async fn join(state: &AppState, redis_url: &str) -> anyhow::Result<Member> {
     let config = &state.config;
     let link = Link::connect(&config.database_url, &config.instance_id).await?;
-    let sequencer = Sequencer::start(Arc::downgrade(&state.bus), state.store.clone());
+    let services = Arc::downgrade(&state.services);
+    let on_new = Box::new(move || {
+        if let Some(services) = services.upgrade() {
+            services.minute_counts.record(1);
+        }
+    });
+    let sequencer = Sequencer::start(Arc::downgrade(&state.bus), state.store.clone(), on_new);
     state.bus.join_cluster(link.clone(), sequencer.clone());
     // A sign-out, ban or role change on another instance: the sessions this one cached may be
-    // out of date.
+    // out of date. A membership changed elsewhere: presence here must know the user's rooms.
     let services = Arc::downgrade(&state.services);
     state.bus.on_remote(move |event| {
-        if matches!(event, Event::Disconnect(_) | Event::AdminRole { .. })
-            && let Some(services) = services.upgrade()
-        {
-            services.auth.sessions.invalidate();
+        let Some(services) = services.upgrade() else {
+            return;
+        };
+        match event {
+            Event::Disconnect(_) | Event::AdminRole { .. } => services.auth.sessions.invalidate(),
+            Event::Joined { user, room } => services.presence.member_elsewhere(*user, *room, true),
+            Event::Left { user, room } => services.presence.member_elsewhere(*user, *room, false),
+            Event::RoomDeleted(room) => services.presence.forget_room(*room),
+            _ => {}
         }
     });
     link.listen(state.bus.clone(), sequencer).await?;

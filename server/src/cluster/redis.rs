@@ -29,8 +29,9 @@ use tokio::sync::Notify;
 pub const TTL: Duration = Duration::from_secs(60);
 /// How often an instance refreshes its sockets.
 pub const HEARTBEAT: Duration = Duration::from_secs(10);
-/// A command waits this long for Redis: a dead Redis costs a send at most this much.
-const TIMEOUT: Duration = Duration::from_millis(250);
+/// A command waits this long for Redis: a hung Redis costs a send at most this much (a
+/// stopped one refuses at once).
+const TIMEOUT: Duration = Duration::from_millis(500);
 
 const HIT: &str = r"
 local n = redis.call('INCR', KEYS[1])

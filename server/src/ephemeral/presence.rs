@@ -150,6 +150,20 @@ impl Presence {
             .collect()
     }
 
+    /// Another instance made `user` a member of `room` (`true`) or not: this instance's record of
+    /// their rooms follows, so their going offline here reaches that room too. The instance
+    /// where it happened announces the change itself.
+    pub fn member_elsewhere(&self, user: UserId, room: RoomId, member: bool) {
+        let mut inner = self.lock();
+        if let Some(entry) = inner.online.get_mut(&user) {
+            if member {
+                entry.rooms.insert(room);
+            } else {
+                entry.rooms.remove(&room);
+            }
+        }
+    }
+
     /// A user whose sockets were all on an instance that stopped answering went offline: the
     /// rooms they are a member of hear of it.
     pub fn went_offline(&self, user: &UserRef, rooms: &[RoomId]) {

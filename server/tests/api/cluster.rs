@@ -181,18 +181,19 @@ async fn postgres_cluster_every_event_crosses_instances() {
     // A room created on 1: everyone hears of it, on 2 too.
     let room = one.create_room(&admin, "general").await;
     admin_socket.event("roomCreated").await;
-    // Joined through instance 2's HTTP-less socket: ana's sockets on 1 follow the room.
     let joined = ana_socket
         .request("joinRoom", json!({"roomId": room}))
         .await;
     assert_eq!(joined["ok"], true, "{joined}");
+    // Bob's second socket, on 1, hears that bob joined on 2 (the membership crosses) and
+    // follows the room from then on.
+    let bob_on_one = one.socket(&bob).await;
     let bob_socket = two.socket(&bob).await;
     let joined = bob_socket
         .request("joinRoom", json!({"roomId": room}))
         .await;
     assert_eq!(joined["ok"], true, "{joined}");
-    // Bob's second socket, on 1, hears that bob joined (the membership crosses).
-    let bob_on_one = one.socket(&bob).await;
+    assert_eq!(bob_on_one.event("joinedRoom").await["roomId"], room);
 
     // Presence: bob (on 2) is online for ana (on 1).
     assert!(
@@ -256,6 +257,39 @@ async fn postgres_cluster_every_event_crosses_instances() {
     assert_eq!(marked["ok"], true, "{marked}");
     assert_eq!(bob_on_one.event("readMarker").await["roomId"], room);
 
+    // The dashboard on 2 counts the sockets and users of both instances.
+    let counted = admin_socket
+        .wait_until(WAIT, |s| {
+            s.received("dashboard")
+                .iter()
+                .any(|d| d["sockets"] == 4 && d["users_online"] == 3)
+        })
+        .await;
+    assert!(counted, "{:?}", admin_socket.received("dashboard").last());
+
+    // Bob closes his socket on 2: he is still online on 1. Then on 1: he goes offline, once.
+    let went = |s: &TestSocket| {
+        s.received("presence")
+            .iter()
+            .filter(|p| {
+                p["left"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|u| u["username"] == "bob")
+            })
+            .count()
+    };
+    bob_socket.disconnect().await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(went(&ana_socket), 0, "bob is still online on 1");
+    bob_on_one.disconnect().await;
+    assert!(
+        ana_socket.wait_until(WAIT, |s| went(s) == 1).await,
+        "ana hears bob go offline: {:?}",
+        ana_socket.received("presence")
+    );
+
     // A room renamed on 2 is heard on 1; its deletion too.
     let renamed = two
         .patch(
@@ -271,12 +305,6 @@ async fn postgres_cluster_every_event_crosses_instances() {
         .await;
     assert!(gone.status().is_success(), "{}", gone.status());
     assert_eq!(ana_socket.event("roomDeleted").await["roomId"], room);
-
-    // Bob goes away from both: ana hears it once.
-    bob_socket.disconnect().await;
-    bob_on_one.disconnect().await;
-    let presence_rooms: Vec<Value> = ana_socket.received("presence");
-    assert!(!presence_rooms.is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -559,6 +587,14 @@ async fn postgres_cluster_instance_killed_mid_burst_its_clients_catch_up_elsewhe
     let mut cluster = Cluster::start(3, &[("SOCKET_EVENT_RATE", "10000/1s")]).await;
     let admin = cluster.app(0).token("admin").await;
     let room = cluster.app(0).create_room(&admin, "general").await;
+    // A user only on instance 2, who will not come back: offline for the others once the
+    // dead instance's sockets expire.
+    let ghost = cluster.app(1).token("ghost").await;
+    let ghost_socket = cluster.app(1).socket(&ghost).await;
+    let joined = ghost_socket
+        .request("joinRoom", json!({"roomId": room}))
+        .await;
+    assert_eq!(joined["ok"], true, "{joined}");
     let mut users = Vec::new();
     for n in 0..6 {
         let app = cluster.app(n % 3);
@@ -662,6 +698,34 @@ async fn postgres_cluster_instance_killed_mid_burst_its_clients_catch_up_elsewhe
             "user{n} caught up exactly"
         );
     }
+
+    // The dead instance's sockets expire (60 s without a refresh) and the sweep announces their
+    // users offline: the ghost leaves the room's presence.
+    let watcher = &users[0].2;
+    let gone = watcher
+        .wait_until(Duration::from_secs(90), |s| {
+            s.received("presence").iter().any(|p| {
+                p["left"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|u| u["username"] == "ghost")
+            })
+        })
+        .await;
+    assert!(
+        gone,
+        "the ghost goes offline: {:?}",
+        watcher.received("presence")
+    );
+    let ack = watcher.request("joinRoom", json!({"roomId": room})).await;
+    let online: Vec<&str> = ack["online"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["username"].as_str().unwrap())
+        .collect();
+    assert!(!online.contains(&"ghost"), "{online:?}");
 }
 
 /// nginx (Debian's) in front of `cluster` with the shipped configuration, on a spare port.
@@ -680,11 +744,9 @@ impl Nginx {
             .iter()
             .map(|i| format!("server {} max_fails=1 fail_timeout=5s; ", i.app.address))
             .collect();
-        let template = std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../deploy/nginx.conf"
-        ))
-        .expect("deploy/nginx.conf");
+        let template =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/nginx.conf"))
+                .expect("deploy/nginx.conf");
         let prefix = dir.path().display().to_string();
         let config = template
             .replace("{{PREFIX}}", &prefix)
@@ -701,7 +763,8 @@ impl Nginx {
             .arg(dir.path())
             .arg("-c")
             .arg(&path)
-            .args(["-g", "daemon off;"])
+            // One process, no workers: killed with the test, it leaves nothing behind.
+            .args(["-g", "daemon off; master_process off;"])
             .stdout(Stdio::null())
             .kill_on_drop(true)
             .spawn()
@@ -749,7 +812,10 @@ async fn postgres_cluster_behind_the_shipped_nginx_configuration_polling_and_web
 
     for (n, socket) in [&ana_socket, &bob_socket, &admin_socket].iter().enumerate() {
         let sent = socket
-            .request("sendMessage", json!({"roomId": room, "text": format!("hello {n}")}))
+            .request(
+                "sendMessage",
+                json!({"roomId": room, "text": format!("hello {n}")}),
+            )
             .await;
         assert_eq!(sent["ok"], true, "{sent}");
     }
@@ -760,4 +826,57 @@ async fn postgres_cluster_behind_the_shipped_nginx_configuration_polling_and_web
         assert!(all, "{:?}", socket.received("newMessage"));
         assert_eq!(seqs(socket, "newMessage"), vec![1, 2, 3]);
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_cluster_a_listener_cut_off_catches_up_from_the_database() {
+    let cluster = Cluster::start(2, &[("SOCKET_EVENT_RATE", "10000/1s")]).await;
+    let admin = cluster.app(0).token("admin").await;
+    let room = cluster.app(0).create_room(&admin, "general").await;
+    let sender = cluster.app(0).socket(&admin).await;
+    let ana = cluster.app(1).token("ana").await;
+    let reader = cluster.app(1).socket(&ana).await;
+    for socket in [&sender, &reader] {
+        let joined = socket.request("joinRoom", json!({"roomId": room})).await;
+        assert_eq!(joined["ok"], true, "{joined}");
+    }
+
+    // Instance 2's connections to PostgreSQL (its listener among them) are cut, again and again,
+    // while instance 1 sends: what was notified meanwhile is lost to instance 2.
+    let db = cluster.db().await;
+    let sends = async {
+        for i in 0..60 {
+            let ack = sender
+                .request(
+                    "sendMessage",
+                    json!({"roomId": room, "text": format!("m{i}")}),
+                )
+                .await;
+            assert_eq!(ack["ok"], true, "{ack}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    let cuts = async {
+        for _ in 0..3 {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            db.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                 WHERE application_name = 'tagarela-bus-i2'",
+            )
+            .await;
+        }
+    };
+    tokio::join!(sends, cuts);
+
+    let all = reader
+        .wait_until(Duration::from_secs(20), |s| {
+            s.received("newMessage").len() >= 60
+        })
+        .await;
+    assert!(
+        all,
+        "{} of 60 reached instance 2",
+        reader.received("newMessage").len()
+    );
+    assert_eq!(seqs(&reader, "newMessage"), (1..=60).collect::<Vec<_>>());
 }
