@@ -50,7 +50,8 @@ const redisPid = opt['redis-pid'] ? Number(opt['redis-pid']) : null;
 const T0 = nowMs();
 const log = (...a) => console.error(`[${((nowMs() - T0) / 1000).toFixed(1)}s]`, ...a);
 const round = (x, d = 2) => (x === null || !Number.isFinite(x) ? null : Math.round(x * 10 ** d) / 10 ** d);
-const report = { tool: 'end2end/bench/cluster.mjs', scenario: opt.scenario, label: opt.label, instances: urls.length, params: { ...opt, password: undefined, 'admin-password': undefined }, result: {}, problems: [] };
+// --label 0: one instance outside any cluster (the baseline); else the number of instances.
+const report = { tool: 'end2end/bench/cluster.mjs', scenario: opt.scenario, label: opt.label, instances: opt.label === '0' ? 0 : urls.length, params: { ...opt, password: undefined, 'admin-password': undefined }, result: {}, problems: [] };
 
 function die(msg) {
   console.error(`cluster bench: ${msg}`);
