@@ -526,7 +526,10 @@ async fn postgres_cluster_redis_stopped_and_started_loses_nothing_and_heals() {
         let ready = cluster.app(0).get("/healthz/ready", None).await;
         assert_eq!(ready.status(), 503);
         let body: Value = ready.json().await.unwrap();
-        assert_eq!((body["redis"].as_str(), body["database"].as_str()), (Some("unavailable"), Some("ok")));
+        assert_eq!(
+            (body["redis"].as_str(), body["database"].as_str()),
+            (Some("unavailable"), Some("ok"))
+        );
         tokio::time::sleep(Duration::from_secs(4)).await;
         cluster.redis.restart().await;
     };

@@ -28,7 +28,10 @@ async fn metrics_are_prometheus_text() {
     assert_eq!(response.status(), StatusCode::OK);
     let text = response.text().await.unwrap();
     assert!(text.contains("http_requests_total"), "{text}");
-    assert!(text.contains("instance=\""), "every series names its instance: {text}");
+    assert!(
+        text.contains("instance=\""),
+        "every series names its instance: {text}"
+    );
 }
 
 #[tokio::test]
