@@ -889,3 +889,46 @@ async fn postgres_cluster_a_listener_cut_off_catches_up_from_the_database() {
     );
     assert_eq!(seqs(&reader, "newMessage"), (1..=60).collect::<Vec<_>>());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_cluster_changes_too_large_for_a_notification_are_read_back() {
+    let cluster = Cluster::start(2, &[]).await;
+    let (one, two) = (cluster.app(0), cluster.app(1));
+    let admin = one.token("admin").await;
+    let room = one.create_room(&admin, "general").await;
+    let ana = one.token("ana").await;
+    let bob = two.token("bob").await;
+    let ana_socket = one.socket(&ana).await;
+    let bob_socket = two.socket(&bob).await;
+    for socket in [&ana_socket, &bob_socket] {
+        let joined = socket.request("joinRoom", json!({"roomId": room})).await;
+        assert_eq!(joined["ok"], true, "{joined}");
+    }
+
+    // 4,000 characters of 4 bytes each: 16,000 bytes, twice a notification's limit. The
+    // message travels as its place and is read back; the mention as a stored row.
+    let text = format!("@bob {}", "𝄞".repeat(3_994));
+    let sent = ana_socket
+        .request("sendMessage", json!({"roomId": room, "text": text}))
+        .await;
+    assert_eq!(sent["ok"], true, "{sent}");
+    let small = ana_socket
+        .request("sendMessage", json!({"roomId": room, "text": "after"}))
+        .await;
+    assert_eq!(small["ok"], true, "{small}");
+
+    let both = bob_socket
+        .wait_until(WAIT, |s| s.received("newMessage").len() >= 2)
+        .await;
+    assert!(both, "{:?}", bob_socket.names());
+    let received = bob_socket.received("newMessage");
+    assert_eq!(
+        received[0]["text"],
+        text.as_str(),
+        "the large message, whole"
+    );
+    assert_eq!(received[1]["text"], "after");
+    assert_eq!(seqs(&bob_socket, "newMessage"), vec![1, 2]);
+    let mention = bob_socket.event("notification").await;
+    assert_eq!(mention["text"], text.as_str(), "the mention, whole");
+}
