@@ -932,3 +932,73 @@ async fn postgres_cluster_changes_too_large_for_a_notification_are_read_back() {
     let mention = bob_socket.event("notification").await;
     assert_eq!(mention["text"], text.as_str(), "the mention, whole");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_cluster_restarted_postgres_every_listener_reconnects_and_catches_up() {
+    let pg = crate::store::PgCluster::start_new().await;
+    let cluster = Cluster::start(2, &[("DATABASE_URL", &pg.url())]).await;
+    let (one, two) = (cluster.app(0), cluster.app(1));
+    let admin = one.token("admin").await;
+    let room = one.create_room(&admin, "general").await;
+    let ana = one.token("ana").await;
+    let bob = two.token("bob").await;
+    let ana_socket = one.socket(&ana).await;
+    let bob_socket = two.socket(&bob).await;
+    for socket in [&ana_socket, &bob_socket] {
+        let joined = socket.request("joinRoom", json!({"roomId": room})).await;
+        assert_eq!(joined["ok"], true, "{joined}");
+    }
+    for i in 0..10 {
+        let ack = ana_socket
+            .request(
+                "sendMessage",
+                json!({"roomId": room, "text": format!("a{i}")}),
+            )
+            .await;
+        assert_eq!(ack["ok"], true, "{ack}");
+    }
+
+    // PostgreSQL killed and started again: both instances' listeners lose their connection.
+    pg.kill().await;
+    let down = bob_socket
+        .request(
+            "sendMessage",
+            json!({"roomId": room, "text": "lost", "clientId": "x"}),
+        )
+        .await;
+    assert_eq!(down["error"]["error"], "internal", "{down}");
+    pg.start().await;
+    for app in [one, two] {
+        let mut ready = false;
+        for _ in 0..100 {
+            if app.get("/healthz/ready", None).await.status() == 200 {
+                ready = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(ready, "ready again once PostgreSQL is back");
+    }
+
+    // Bob sends on 2, ana sends on 1: each hears the other's, in order, with no gap.
+    for i in 0..5 {
+        for (socket, who) in [(&bob_socket, "b"), (&ana_socket, "a")] {
+            let ack = socket
+                .request(
+                    "sendMessage",
+                    json!({"roomId": room, "text": format!("{who}{i}")}),
+                )
+                .await;
+            assert_eq!(ack["ok"], true, "{ack}");
+        }
+    }
+    for socket in [&ana_socket, &bob_socket] {
+        let all = socket
+            .wait_until(Duration::from_secs(20), |s| {
+                s.received("newMessage").len() >= 20
+            })
+            .await;
+        assert!(all, "{} of 20", socket.received("newMessage").len());
+        assert_eq!(seqs(socket, "newMessage"), (1..=20).collect::<Vec<_>>());
+    }
+}

@@ -285,7 +285,7 @@ async fn wait_healthy(app: &TestApp) -> bool {
 
 /// A PostgreSQL cluster of the test's own (Debian's server binaries), in a temporary folder,
 /// listening on 127.0.0.1 on a spare port; killed when dropped.
-struct PgCluster {
+pub struct PgCluster {
     dir: tempfile::TempDir,
     bin: PathBuf,
     port: u16,
@@ -293,7 +293,7 @@ struct PgCluster {
 
 impl PgCluster {
     /// Creates the cluster (`initdb`, trust authentication, superuser `root`) and starts it.
-    async fn start_new() -> Self {
+    pub async fn start_new() -> Self {
         let bin = std::fs::read_dir("/usr/lib/postgresql")
             .into_iter()
             .flatten()
@@ -341,7 +341,7 @@ impl PgCluster {
     }
 
     /// Starts the server and waits until it accepts connections.
-    async fn start(&self) {
+    pub async fn start(&self) {
         let options = format!(
             "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
             self.port,
@@ -358,7 +358,7 @@ impl PgCluster {
     }
 
     /// Kills the server: no checkpoint, no goodbye to its clients (`-m immediate`).
-    async fn kill(&self) {
+    pub async fn kill(&self) {
         run(self
             .as_postgres("pg_ctl")
             .args(["-w", "-m", "immediate", "-D"])
@@ -367,7 +367,7 @@ impl PgCluster {
         .await;
     }
 
-    fn url(&self) -> String {
+    pub fn url(&self) -> String {
         format!("postgres://root@127.0.0.1:{}/postgres", self.port)
     }
 }
