@@ -39,19 +39,29 @@ pub fn client(headers: &mut HeaderMap, peer: SocketAddr, proxies: &[IpNet]) -> S
         headers.insert(header::HOST, host);
     }
     // Each proxy appends the address it received from: read from the right, past our proxies.
-    let chain: Vec<IpAddr> = headers
+    // An entry that is no address (or `address:port`) ends the reading: what lies left of it
+    // was written by the client, so the peer (the proxy) is all that is known.
+    let chain: Vec<Option<IpAddr>> = headers
         .get_all(FORWARDED_FOR)
         .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|a| a.trim().parse().ok())
+        .map(|v| v.to_str().ok())
+        .flat_map(|v| v.unwrap_or("?").split(','))
+        .map(|a| {
+            let a = a.trim();
+            a.parse::<IpAddr>()
+                .ok()
+                .or_else(|| a.parse::<SocketAddr>().ok().map(|s| s.ip()))
+        })
         .collect();
-    let client = chain
-        .iter()
-        .rev()
-        .find(|ip| !trusted(**ip, proxies))
-        .or(chain.first())
-        .copied();
+    let mut client = None;
+    for entry in chain.iter().rev() {
+        match entry {
+            Some(ip) if trusted(*ip, proxies) => client = Some(*ip),
+            Some(ip) => return SocketAddr::new(*ip, 0),
+            None => return peer,
+        }
+    }
+    // Every hop was a trusted proxy: the leftmost is the nearest to the client.
     client.map_or(peer, |ip| SocketAddr::new(ip, 0))
 }
 
@@ -104,6 +114,23 @@ mod tests {
         assert_eq!(headers["host"], "chat:3000");
         assert!(headers.get(FORWARDED_PROTO).is_none());
         assert!(headers.get(FORWARDED_FOR).is_none());
+    }
+
+    #[test]
+    fn an_entry_that_is_no_address_ends_the_reading() {
+        let proxies = nets(&["127.0.0.1/32"]);
+        let mut headers = forwarded(&[("x-forwarded-for", "6.6.6.6, unknown")]);
+        assert_eq!(
+            client(&mut headers, peer("127.0.0.1"), &proxies),
+            peer("127.0.0.1")
+        );
+        let mut headers = forwarded(&[("x-forwarded-for", "6.6.6.6, 198.51.100.2:4000")]);
+        let found = client(&mut headers, peer("127.0.0.1"), &proxies);
+        assert_eq!(
+            found.ip().to_string(),
+            "198.51.100.2",
+            "address:port is read"
+        );
     }
 
     #[test]

@@ -127,12 +127,15 @@ impl Application {
             None => None,
         };
         let writer = writer_task.start(&*state.store, state.bus.clone())?;
-        let emitters = vec![
+        let mut emitters = vec![
             realtime::spawn_sweeper(io.clone(), state.config.write_timeout),
             spawn_memory_trimmer(),
             state.presence.clone().spawn_flusher(state.bus.clone()),
             realtime::spawn_dashboard_pusher(state.clone(), io.clone()),
         ];
+        if state.bus.is_clustered() {
+            emitters.push(realtime::spawn_session_checker(state.clone(), io.clone()));
+        }
 
         let redis = member.map(|m| m.shared);
         let router = router(state.clone(), redis).layer(
@@ -190,6 +193,7 @@ impl Application {
             .service(self.router);
         let write_timeout = self.state.config.write_timeout;
         let emitters: Vec<_> = self.emitters.iter().map(|t| t.abort_handle()).collect();
+        let presence = self.state.presence.clone();
         let proxies = self.state.config.trusted_proxies.clone().into();
         crate::serve::serve_until(self.listener, app, write_timeout, proxies, async move {
             shutdown.await;
@@ -200,6 +204,7 @@ impl Application {
             for task in emitters {
                 task.abort();
             }
+            presence.stopping();
             // Open WebSockets would otherwise keep their clients waiting for a close.
             io.close().await;
         })

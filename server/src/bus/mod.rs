@@ -47,6 +47,9 @@ pub struct Bus {
     /// Runs on each event from another instance before its delivery (the session cache's
     /// invalidation).
     on_remote: OnceLock<RemoteHook>,
+    /// Signalled when the link to the other instances was lost and is back: events sent
+    /// meanwhile are gone, and what they changed is checked again (`reconnected`).
+    reconnected: tokio::sync::Notify,
 }
 
 impl Bus {
@@ -65,6 +68,16 @@ impl Bus {
     /// Runs `hook` on each event from another instance, before it is delivered.
     pub fn on_remote(&self, hook: impl Fn(&Event) + Send + Sync + 'static) {
         let _ = self.on_remote.set(Box::new(hook));
+    }
+
+    /// The link to the other instances was lost and is back (called by the transport).
+    pub fn note_reconnect(&self) {
+        self.reconnected.notify_one();
+    }
+
+    /// Completes after the link to the other instances came back (see `note_reconnect`).
+    pub async fn reconnected(&self) {
+        self.reconnected.notified().await
     }
 
     /// The sequencer, in a cluster.

@@ -214,11 +214,23 @@ impl State {
                 }
                 return;
             };
-            cursor.delivered = next;
             let change = match parked.change {
                 Some(change) => Some(change),
-                None => self.read_back(room, next).await,
+                None => match self.read_back(room, next).await {
+                    Ok(change) => change,
+                    Err(()) => {
+                        // Parked again and read once more after `GAP_WAIT` (`fill` drains).
+                        if let Some(cursor) = self.rooms.get_mut(&room) {
+                            cursor.pending.insert(next, parked);
+                            cursor.behind = Some((next, Instant::now()));
+                        }
+                        return;
+                    }
+                },
             };
+            if let Some(cursor) = self.rooms.get_mut(&room) {
+                cursor.delivered = next;
+            }
             if let Some((change, message)) = change {
                 self.deliver(change, message).await;
             }
@@ -229,16 +241,16 @@ impl State {
     }
 
     /// The change at `seq`, read from the store; `None` when a later change superseded it
-    /// (that one is delivered in its own place) or the store cannot answer now.
-    async fn read_back(&self, room: RoomId, seq: i64) -> Option<(LogChange, Message)> {
+    /// (that one is delivered in its own place), `Err` when the store cannot answer now.
+    async fn read_back(&self, room: RoomId, seq: i64) -> Result<Option<(LogChange, Message)>, ()> {
         match self.store.changes_since(room, seq - 1, 1).await {
-            Ok(rows) => rows
+            Ok(rows) => Ok(rows
                 .into_iter()
                 .find(|m| m.seq == seq)
-                .map(|m| (LogChange::of(&m), m)),
+                .map(|m| (LogChange::of(&m), m))),
             Err(e) => {
                 tracing::warn!(error = ?e, room = room.0, seq, "reading back a notified change");
-                None
+                Err(())
             }
         }
     }
@@ -283,7 +295,9 @@ impl State {
                     return;
                 }
             };
-            let full = rows.len() as i64 == FILL_PAGE;
+            // A page that reaches past `upto` ends the fill: the changes between the last row
+            // delivered and `upto` were superseded (their messages carry later `seq`s).
+            let more = rows.len() as i64 == FILL_PAGE && rows.iter().all(|m| m.seq <= upto);
             for message in rows.into_iter().take_while(|m| m.seq <= upto) {
                 from = message.seq;
                 if let Some(cursor) = self.rooms.get_mut(&room) {
@@ -291,7 +305,7 @@ impl State {
                 }
                 self.deliver(LogChange::of(&message), message).await;
             }
-            if !full {
+            if !more {
                 break;
             }
         }
@@ -304,8 +318,14 @@ impl State {
         }
         self.drain(room).await;
         // A gap further on (a parked change beyond another missing one) is filled at once: its
-        // wait is over too.
-        if self.rooms.get(&room).is_some_and(|c| !c.pending.is_empty()) {
+        // wait is over too. Not when the next change is parked only because reading it back
+        // failed: that waits for the next tick.
+        if self.rooms.get(&room).is_some_and(|c| {
+            c.pending
+                .keys()
+                .next()
+                .is_some_and(|first| *first > c.delivered + 1)
+        }) {
             Box::pin(self.fill(room)).await;
         }
     }

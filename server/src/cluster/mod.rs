@@ -75,14 +75,36 @@ async fn heartbeat(state: AppState, shared: Arc<redis::Shared>) {
             _ = tick.tick() => {}
             () = shared.answered_again() => {}
         }
-        let _ = shared.refresh(&state.presence.local_sockets()).await;
-        let Ok(gone) = shared.sweep().await else {
-            continue;
-        };
-        for user in gone {
-            match crate::rooms::member_room_ids(&state, user.id).await {
-                Ok(rooms) => state.presence.went_offline(&user, &rooms),
-                Err(e) => tracing::warn!(error = ?e, "reading the rooms of a user gone offline"),
+        let sockets = state.presence.local_sockets();
+        let _ = shared.refresh(&sockets).await;
+        // A socket that closed while the refresh was on its way may have been put back by it:
+        // removed again (its user's going offline, if it was, is announced already).
+        let now: std::collections::HashSet<_> = state
+            .presence
+            .local_sockets()
+            .into_iter()
+            .map(|(_, s)| s)
+            .collect();
+        for (user, socket) in sockets.iter().filter(|(_, s)| !now.contains(s)) {
+            let _ =
+                crate::ephemeral::presence::SharedPresence::socket_down(&*shared, user.id, *socket)
+                    .await;
+        }
+        // Each sweep looks at a bounded number of users: go on while there may be more.
+        for _ in 0..50 {
+            let Ok((gone, more)) = shared.sweep().await else {
+                break;
+            };
+            for user in gone {
+                match crate::rooms::member_room_ids(&state, user.id).await {
+                    Ok(rooms) => state.presence.went_offline(&user, &rooms),
+                    Err(e) => {
+                        tracing::warn!(error = ?e, "reading the rooms of a user gone offline")
+                    }
+                }
+            }
+            if !more {
+                break;
             }
         }
     }

@@ -74,7 +74,8 @@ end
 return 0";
 
 // KEYS: online, sockets, names. ARGV: now, key prefix of socks.
-// Returns user, name, user, name… of users whose every socket expired.
+// Returns how many users it looked at (at most 200), then user, name, user, name… of those
+// whose every socket expired.
 const SWEEP: &str = r"
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[1])
 local gone = {}
@@ -91,7 +92,11 @@ for _, user in ipairs(stale) do
     redis.call('ZADD', KEYS[1], top[2], user)
   end
 end
+table.insert(gone, 1, tostring(#stale))
 return gone";
+
+/// Users a sweep looks at, at most.
+const SWEEP_BATCH: usize = 200;
 
 const ONLINE: &str = "tagarela:online";
 const NAMES: &str = "tagarela:names";
@@ -210,8 +215,8 @@ impl Shared {
     }
 
     /// Users whose every socket expired since the last sweep (their instance died); each is
-    /// reported by one instance only.
-    pub async fn sweep(&self) -> anyhow::Result<Vec<UserRef>> {
+    /// reported by one instance only. `true` with them when there may be more to look at.
+    pub async fn sweep(&self) -> anyhow::Result<(Vec<UserRef>, bool)> {
         let mut redis = self.redis.clone();
         let answer = self
             .scripts
@@ -224,7 +229,8 @@ impl Shared {
             .invoke_async::<Vec<String>>(&mut redis)
             .await;
         let flat = self.observe(answer)?;
-        Ok(flat
+        let looked_at: usize = flat.first().and_then(|n| n.parse().ok()).unwrap_or(0);
+        let gone = flat[flat.len().min(1)..]
             .chunks(2)
             .filter_map(|pair| {
                 Some(UserRef {
@@ -232,7 +238,8 @@ impl Shared {
                     username: pair.get(1)?.clone(),
                 })
             })
-            .collect())
+            .collect();
+        Ok((gone, looked_at >= SWEEP_BATCH))
     }
 
     /// Completes when Redis answers again after an outage.

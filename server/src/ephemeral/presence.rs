@@ -61,6 +61,8 @@ pub struct Presence {
     inner: Mutex<Inner>,
     /// In a cluster: who is online on any instance (Redis).
     shared: std::sync::OnceLock<Arc<dyn SharedPresence>>,
+    /// Set when this instance shuts down (`stopping`).
+    stopping: std::sync::atomic::AtomicBool,
 }
 
 /// Presence shared by a cluster's instances. Errors mean the store cannot answer now: this
@@ -127,10 +129,22 @@ impl Presence {
         }
     }
 
+    /// This instance is shutting down: see `release`.
+    pub fn stopping(&self) {
+        self.stopping
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
     /// Removes a closed socket from the cluster's count: whether it was the user's last one
     /// anywhere (`None` on a single instance, or when the cluster cannot answer).
     pub async fn release(&self, user: UserId, socket: SocketId) -> Option<bool> {
         let shared = self.shared.get()?;
+        if self.stopping.load(std::sync::atomic::Ordering::Relaxed) {
+            // Shutting down: the sockets stay in the cluster's presence until they expire, and
+            // the other instances' sweep announces those users offline then, unless they came
+            // back elsewhere meanwhile (a rolling restart shows no one leaving and coming back).
+            return Some(false);
+        }
         shared.socket_down(user, socket).await.ok()
     }
 

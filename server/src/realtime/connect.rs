@@ -54,7 +54,9 @@ pub async fn authenticate(
             tracing::error!(error = ?e, "loading a user's rooms at the handshake");
             Refused::Unauthorized
         })?;
-    // Counted and joined with no `.await` in between, so parallel handshakes see each other.
+    // The cap: the cluster's (`admit` counts the socket in Redis), else this instance's, counted
+    // again right before the joins, with no `.await` in between, so parallel handshakes see
+    // each other.
     let open = super::sockets(&io).map_or(0, |ns| ns.within(user_key(me.id)).sockets().len());
     let cap = state.config.max_sockets_per_user;
     let me_ref = app::models::UserRef {
@@ -66,6 +68,11 @@ pub async fn authenticate(
         Admission::Refused => return Err(Refused::RateLimited),
         Admission::Admitted(only) => only,
     };
+    if only.is_none()
+        && super::sockets(&io).map_or(0, |ns| ns.within(user_key(me.id)).sockets().len()) >= cap
+    {
+        return Err(Refused::RateLimited);
+    }
     socket.extensions.insert(super::OnlyAnywhere(only));
     socket.join([user_key(me.id), session_key(me.session_id)]);
     socket.join(rooms.iter().map(|r| room_key(*r)).collect::<Vec<_>>());

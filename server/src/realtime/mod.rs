@@ -124,6 +124,42 @@ async fn on_disconnect(
     state.presence.socket_disconnected(&user_ref(&me), id, last);
 }
 
+/// How often a cluster member checks its sockets' sessions against the database.
+const SESSION_CHECK_EVERY: Duration = Duration::from_secs(30);
+
+/// In a cluster: every `SESSION_CHECK_EVERY`, and at once when the link to the other instances
+/// comes back after a loss, the sockets whose session ended (a sign-out or ban whose event this
+/// instance may have missed) are closed, and those whose role changed too (they reconnect with
+/// it). The session cache is cleared first, so the check reads the database.
+pub fn spawn_session_checker(state: AppState, io: SocketIo) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(SESSION_CHECK_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tick.tick().await;
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                () = state.bus.reconnected() => {}
+            }
+            state.auth.sessions.invalidate();
+            for socket in io.sockets() {
+                let Some(me) = socket.extensions.get::<CurrentUser>() else {
+                    continue;
+                };
+                match crate::auth::refresh_current(&state, &me).await {
+                    Ok(now) if now.role == me.role => {}
+                    Ok(_) | Err(crate::error::AppError::Unauthorized(_)) => {
+                        tracing::debug!(sid = %socket.id, "session ended or role changed: closing socket");
+                        let _ = socket.disconnect();
+                    }
+                    // The database does not answer: checked again next time.
+                    Err(_) => break,
+                }
+            }
+        }
+    })
+}
+
 /// Every few seconds, the admin dashboard to the admins' sockets; nothing is computed while no
 /// admin is connected.
 pub fn spawn_dashboard_pusher(state: AppState, io: SocketIo) -> tokio::task::JoinHandle<()> {

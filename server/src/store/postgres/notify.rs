@@ -126,7 +126,8 @@ impl Link {
             .context("connecting the cluster's bus to PostgreSQL")?;
         Ok(Arc::new(Self {
             pool,
-            instance: instance.to_owned(),
+            // With a random part: two processes given the same INSTANCE_ID still hear each other.
+            instance: format!("{instance}/{:08x}", rand::random::<u32>()),
             failing: AtomicBool::new(false),
         }))
     }
@@ -231,6 +232,7 @@ impl Link {
             };
             tracing::info!("the cluster's listener is connected again; catching up");
             self.resync(&sequencer).await;
+            bus.note_reconnect();
         }
     }
 
