@@ -129,8 +129,8 @@ const SESSION_CHECK_EVERY: Duration = Duration::from_secs(30);
 
 /// In a cluster: every `SESSION_CHECK_EVERY`, and at once when the link to the other instances
 /// comes back after a loss, the sockets whose session ended (a sign-out or ban whose event this
-/// instance may have missed) are closed, and those whose role changed too (they reconnect with
-/// it). The session cache is cleared first, so the check reads the database.
+/// instance may have missed) are closed, and those whose role changed follow the admins' live
+/// data or stop. The session cache is cleared first, so the check reads the database.
 pub fn spawn_session_checker(state: AppState, io: SocketIo) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(SESSION_CHECK_EVERY);
@@ -148,8 +148,17 @@ pub fn spawn_session_checker(state: AppState, io: SocketIo) -> tokio::task::Join
                 };
                 match crate::auth::refresh_current(&state, &me).await {
                     Ok(now) if now.role == me.role => {}
-                    Ok(_) | Err(crate::error::AppError::Unauthorized(_)) => {
-                        tracing::debug!(sid = %socket.id, "session ended or role changed: closing socket");
+                    // Promoted or demoted: the socket follows the admins' live data or stops.
+                    Ok(now) => {
+                        if now.is_admin() {
+                            socket.join(ADMINS_ROOM);
+                        } else {
+                            socket.leave(ADMINS_ROOM);
+                        }
+                        socket.extensions.insert(now);
+                    }
+                    Err(crate::error::AppError::Unauthorized(_)) => {
+                        tracing::debug!(sid = %socket.id, "session ended: closing socket");
                         let _ = socket.disconnect();
                     }
                     // The database does not answer: checked again next time.

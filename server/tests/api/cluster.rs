@@ -1002,3 +1002,29 @@ async fn postgres_cluster_restarted_postgres_every_listener_reconnects_and_catch
         assert_eq!(seqs(socket, "newMessage"), (1..=20).collect::<Vec<_>>());
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_cluster_a_session_ended_without_its_event_still_closes_its_sockets() {
+    let cluster = Cluster::start(2, &[]).await;
+    let eve = cluster.app(0).token("eve").await;
+    let ana = cluster.app(0).token("ana").await;
+    let eve_socket = cluster.app(1).socket(&eve).await;
+    let ana_socket = cluster.app(1).socket(&ana).await;
+
+    // Eve's sessions end in the database with no event to any instance (as when the event was
+    // lost): the periodic check (every 30 s) closes her socket, and only hers.
+    let db = cluster.db().await;
+    db.execute(
+        "DELETE FROM sessions WHERE user_id = (SELECT id FROM users WHERE username = 'eve')",
+    )
+    .await;
+    let closed = eve_socket
+        .wait_until(Duration::from_secs(45), |s| !s.received("close").is_empty())
+        .await;
+    assert!(closed, "eve's socket is closed by the check");
+    let alive = ana_socket.request("joinRoom", json!({"roomId": 999})).await;
+    assert_eq!(
+        alive["error"]["error"], "not_found",
+        "ana's socket still answers: {alive}"
+    );
+}
