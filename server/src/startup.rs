@@ -117,6 +117,14 @@ impl Application {
             )
             .build_layer();
         realtime::register(&io);
+        // The dashboard's messages per minute: every new message this instance delivers, which
+        // in a cluster is every instance's.
+        let counts = Arc::downgrade(&services);
+        services.bus.on_new_message(move || {
+            if let Some(services) = counts.upgrade() {
+                services.minute_counts.record(1);
+            }
+        });
         services
             .bus
             .subscribe(Arc::new(realtime::fanout::Fanout::new(io.clone())));

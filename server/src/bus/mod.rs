@@ -47,6 +47,9 @@ pub struct Bus {
     /// Runs on each event from another instance before its delivery (the session cache's
     /// invalidation).
     on_remote: OnceLock<RemoteHook>,
+    /// Runs once per new message this instance's sockets are handed, whichever instance stored
+    /// it (the dashboard's messages per minute).
+    on_new_message: OnceLock<Box<dyn Fn() + Send + Sync>>,
     /// Signalled when the link to the other instances was lost and is back: events sent
     /// meanwhile are gone, and what they changed is checked again (`reconnected`).
     reconnected: tokio::sync::Notify,
@@ -80,6 +83,11 @@ impl Bus {
         self.reconnected.notified().await
     }
 
+    /// Runs `hook` once per new message delivered to this instance's sockets.
+    pub fn on_new_message(&self, hook: impl Fn() + Send + Sync + 'static) {
+        let _ = self.on_new_message.set(Box::new(hook));
+    }
+
     /// The sequencer, in a cluster.
     pub fn sequencer(&self) -> Option<&Sequencer> {
         self.sequencer.get()
@@ -99,9 +107,7 @@ impl Bus {
             sequencer.offer(*change, message.clone()).await;
             return;
         }
-        if let Some(subscriber) = self.subscriber.get() {
-            subscriber.deliver(event.clone()).await;
-        }
+        self.deliver_local(event.clone()).await;
         // Each instance pushes the dashboard (the cluster's figures) to its own admins.
         if let Some(remote) = self.remote.get()
             && !matches!(event, Event::Dashboard(_))
@@ -115,13 +121,22 @@ impl Bus {
         if let Some(hook) = self.on_remote.get() {
             hook(&event);
         }
+        self.deliver_local(event).await;
+    }
+
+    /// Hands `event` to this instance's sockets: every path ends here (on a single instance
+    /// `publish`, in a cluster the sequencer for the room log and `deliver_remote`).
+    async fn deliver_local(&self, event: Event) {
+        if let Event::Log {
+            change: crate::events::LogChange::New,
+            ..
+        } = event
+            && let Some(hook) = self.on_new_message.get()
+        {
+            hook();
+        }
         if let Some(subscriber) = self.subscriber.get() {
             subscriber.deliver(event).await;
         }
-    }
-
-    /// This instance's subscriber, for the sequencer.
-    fn subscriber(&self) -> Option<Arc<dyn Subscriber>> {
-        self.subscriber.get().cloned()
     }
 }

@@ -48,9 +48,6 @@ enum Input {
     },
 }
 
-/// What runs on each new message the sequencer delivers.
-pub type OnNew = Box<dyn Fn() + Send + Sync>;
-
 /// The handle: cheap to clone.
 #[derive(Clone)]
 pub struct Sequencer {
@@ -60,11 +57,9 @@ pub struct Sequencer {
 impl Sequencer {
     /// Starts the sequencer's task. It delivers through `bus`'s subscriber and reads gaps from
     /// `store`; it stops when every handle is gone (the bus holds one).
-    /// `on_new` runs once per new message delivered, whichever instance stored it (the
-    /// dashboard's messages per minute count the cluster's).
-    pub fn start(bus: Weak<Bus>, store: Arc<dyn Store>, on_new: OnNew) -> Self {
+    pub fn start(bus: Weak<Bus>, store: Arc<dyn Store>) -> Self {
         let (inputs, rx) = mpsc::unbounded_channel();
-        tokio::spawn(run(rx, bus, store, on_new));
+        tokio::spawn(run(rx, bus, store));
         Self { inputs }
     }
 
@@ -122,20 +117,13 @@ struct Parked {
 struct State {
     bus: Weak<Bus>,
     store: Arc<dyn Store>,
-    on_new: OnNew,
     rooms: HashMap<RoomId, Cursor>,
 }
 
-async fn run(
-    mut inputs: mpsc::UnboundedReceiver<Input>,
-    bus: Weak<Bus>,
-    store: Arc<dyn Store>,
-    on_new: OnNew,
-) {
+async fn run(mut inputs: mpsc::UnboundedReceiver<Input>, bus: Weak<Bus>, store: Arc<dyn Store>) {
     let mut state = State {
         bus,
         store,
-        on_new,
         rooms: HashMap::new(),
     };
     let mut tick = tokio::time::interval(GAP_WAIT / 4);
@@ -331,13 +319,8 @@ impl State {
     }
 
     async fn deliver(&self, change: LogChange, message: Message) {
-        if change == LogChange::New {
-            (self.on_new)();
-        }
-        if let Some(bus) = self.bus.upgrade()
-            && let Some(subscriber) = bus.subscriber()
-        {
-            subscriber.deliver(Event::Log { change, message }).await;
+        if let Some(bus) = self.bus.upgrade() {
+            bus.deliver_local(Event::Log { change, message }).await;
         }
     }
 }

@@ -26,13 +26,7 @@ pub struct Member {
 pub async fn join(state: &AppState, redis_url: &str) -> anyhow::Result<Member> {
     let config = &state.config;
     let link = Link::connect(&config.database_url, &config.instance_id).await?;
-    let services = Arc::downgrade(&state.services);
-    let on_new = Box::new(move || {
-        if let Some(services) = services.upgrade() {
-            services.minute_counts.record(1);
-        }
-    });
-    let sequencer = Sequencer::start(Arc::downgrade(&state.bus), state.store.clone(), on_new);
+    let sequencer = Sequencer::start(Arc::downgrade(&state.bus), state.store.clone());
     state.bus.join_cluster(link.clone(), sequencer.clone());
     // A sign-out, ban or role change on another instance: the sessions this one cached may be
     // out of date. A membership changed elsewhere: presence here must know the user's rooms.

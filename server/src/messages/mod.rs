@@ -78,11 +78,6 @@ pub async fn send_message_then<T>(
     let counted = move |outcome: Result<Applied>| {
         match &outcome {
             Ok(applied) if applied.is_new => {
-                // In a cluster every instance counts every instance's messages as they reach
-                // it (`bus::Sequencer`).
-                if !counts.bus.is_clustered() {
-                    counts.minute_counts.record(1);
-                }
                 metrics::counter!("messages_sent_total").increment(1);
             }
             // Refused, or a retry of a stored message: it does not count against the rate.

@@ -9,6 +9,7 @@ use super::{ADMINS_ROOM, MemberRooms, TokenExpiry, room_key, session_key, user_k
 use crate::auth::extract::{bearer_token, cookie_token};
 use crate::auth::{self, CurrentUser, origin};
 use crate::ephemeral::presence::Admission;
+use crate::rooms::user_ref;
 use crate::state::AppState;
 use serde_json::Value;
 use socketioxide::SocketIo;
@@ -57,20 +58,19 @@ pub async fn authenticate(
     // The cap: the cluster's (`admit` counts the socket in Redis), else this instance's, counted
     // again right before the joins, with no `.await` in between, so parallel handshakes see
     // each other.
-    let open = super::sockets(&io).map_or(0, |ns| ns.within(user_key(me.id)).sockets().len());
+    let open_here =
+        || super::sockets(&io).map_or(0, |ns| ns.within(user_key(me.id)).sockets().len());
     let cap = state.config.max_sockets_per_user;
-    let me_ref = app::models::UserRef {
-        id: me.id,
-        username: me.username.clone(),
-    };
     let id = super::fanout::socket_id(socket.id);
-    let only = match state.presence.admit(&me_ref, id, cap, open).await {
+    let only = match state
+        .presence
+        .admit(&user_ref(&me), id, cap, open_here())
+        .await
+    {
         Admission::Refused => return Err(Refused::RateLimited),
         Admission::Admitted(only) => only,
     };
-    if only.is_none()
-        && super::sockets(&io).map_or(0, |ns| ns.within(user_key(me.id)).sockets().len()) >= cap
-    {
+    if only.is_none() && open_here() >= cap {
         return Err(Refused::RateLimited);
     }
     socket.extensions.insert(super::OnlyAnywhere(only));

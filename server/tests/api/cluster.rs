@@ -146,18 +146,14 @@ async fn start_instance(
         .spawn()
         .expect("start the server binary");
     let app = TestApp::external(&format!("127.0.0.1:{port}"));
-    for _ in 0..300 {
-        if let Ok(response) = app.http.get(app.url("/healthz/ready")).send().await
-            && response.status() == 200
-        {
-            return Instance {
-                app,
-                child: Some(child),
-            };
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(
+        app.wait_ok("/healthz/ready", Duration::from_secs(30)).await,
+        "instance {number} did not become ready"
+    );
+    Instance {
+        app,
+        child: Some(child),
     }
-    panic!("instance {number} did not become ready");
 }
 
 fn seqs(socket: &TestSocket, event: &str) -> Vec<i64> {
@@ -181,18 +177,12 @@ async fn postgres_cluster_every_event_crosses_instances() {
     // A room created on 1: everyone hears of it, on 2 too.
     let room = one.create_room(&admin, "general").await;
     admin_socket.event("roomCreated").await;
-    let joined = ana_socket
-        .request("joinRoom", json!({"roomId": room}))
-        .await;
-    assert_eq!(joined["ok"], true, "{joined}");
+    ana_socket.join(room).await;
     // Bob's second socket, on 1, hears that bob joined on 2 (the membership crosses) and
     // follows the room from then on.
     let bob_on_one = one.socket(&bob).await;
     let bob_socket = two.socket(&bob).await;
-    let joined = bob_socket
-        .request("joinRoom", json!({"roomId": room}))
-        .await;
-    assert_eq!(joined["ok"], true, "{joined}");
+    bob_socket.join(room).await;
     assert_eq!(bob_on_one.event("joinedRoom").await["roomId"], room);
 
     // Presence: bob (on 2) is online for ana (on 1).
@@ -207,9 +197,7 @@ async fn postgres_cluster_every_event_crosses_instances() {
         "ana on 1 hears bob come online on 2: {:?}",
         ana_socket.received("presence")
     );
-    let online = ana_socket
-        .request("joinRoom", json!({"roomId": room}))
-        .await;
+    let online = ana_socket.join(room).await;
     let names: Vec<&str> = online["online"]
         .as_array()
         .unwrap()
@@ -317,14 +305,12 @@ async fn postgres_cluster_twenty_senders_on_three_instances_keep_one_order_every
         let app = cluster.app(n % 3);
         let token = app.token(&format!("user{n}")).await;
         let socket = app.socket(&token).await;
-        let joined = socket.request("joinRoom", json!({"roomId": room})).await;
-        assert_eq!(joined["ok"], true, "{joined}");
+        socket.join(room).await;
         sockets.push(socket);
     }
     // The 21st client only listens, on instance 3.
     let watcher = cluster.app(2).socket(&admin).await;
-    let joined = watcher.request("joinRoom", json!({"roomId": room})).await;
-    assert_eq!(joined["ok"], true, "{joined}");
+    watcher.join(room).await;
 
     let senders = sockets.iter().enumerate().map(|(n, socket)| async move {
         let mut acks = Vec::new();
@@ -439,8 +425,7 @@ async fn postgres_cluster_socket_cap_and_message_rate_hold_across_instances() {
     );
 
     for socket in [&first, &second] {
-        let joined = socket.request("joinRoom", json!({"roomId": room})).await;
-        assert_eq!(joined["ok"], true, "{joined}");
+        socket.join(room).await;
     }
     let mut answers = Vec::new();
     for i in 0..3 {
@@ -500,8 +485,7 @@ async fn postgres_cluster_redis_stopped_and_started_loses_nothing_and_heals() {
         let app = cluster.app(n % 3);
         let token = app.token(&format!("user{n}")).await;
         let socket = app.socket(&token).await;
-        let joined = socket.request("joinRoom", json!({"roomId": room})).await;
-        assert_eq!(joined["ok"], true, "{joined}");
+        socket.join(room).await;
         sockets.push(socket);
     }
 
@@ -581,9 +565,7 @@ async fn postgres_cluster_redis_stopped_and_started_loses_nothing_and_heals() {
         healed,
         "the socket cap is the cluster's again after Redis returns"
     );
-    let ack = sockets[1]
-        .request("joinRoom", json!({"roomId": room}))
-        .await;
+    let ack = sockets[1].join(room).await;
     let online = ack["online"].as_array().unwrap().len();
     assert_eq!(
         online, 10,
@@ -600,17 +582,13 @@ async fn postgres_cluster_instance_killed_mid_burst_its_clients_catch_up_elsewhe
     // dead instance's sockets expire.
     let ghost = cluster.app(1).token("ghost").await;
     let ghost_socket = cluster.app(1).socket(&ghost).await;
-    let joined = ghost_socket
-        .request("joinRoom", json!({"roomId": room}))
-        .await;
-    assert_eq!(joined["ok"], true, "{joined}");
+    ghost_socket.join(room).await;
     let mut users = Vec::new();
     for n in 0..6 {
         let app = cluster.app(n % 3);
         let token = app.token(&format!("user{n}")).await;
         let socket = app.socket(&token).await;
-        let joined = socket.request("joinRoom", json!({"roomId": room})).await;
-        assert_eq!(joined["ok"], true, "{joined}");
+        socket.join(room).await;
         users.push((n, token, socket));
     }
 
@@ -727,7 +705,7 @@ async fn postgres_cluster_instance_killed_mid_burst_its_clients_catch_up_elsewhe
         "the ghost goes offline: {:?}",
         watcher.received("presence")
     );
-    let ack = watcher.request("joinRoom", json!({"roomId": room})).await;
+    let ack = watcher.join(room).await;
     let online: Vec<&str> = ack["online"]
         .as_array()
         .unwrap()
@@ -779,19 +757,17 @@ impl Nginx {
             .spawn()
             .expect("nginx runs (Debian's nginx package; `make test` installs it)");
         let front = TestApp::external(&format!("127.0.0.1:{port}"));
-        for _ in 0..100 {
-            if let Ok(response) = front.http.get(front.url("/healthz/ready")).send().await
-                && response.status() == 200
-            {
-                return Self {
-                    _dir: dir,
-                    port,
-                    _child: child,
-                };
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(
+            front
+                .wait_ok("/healthz/ready", Duration::from_secs(10))
+                .await,
+            "nginx did not answer on port {port}"
+        );
+        Self {
+            _dir: dir,
+            port,
+            _child: child,
         }
-        panic!("nginx did not answer on port {port}");
     }
 }
 
@@ -815,8 +791,7 @@ async fn postgres_cluster_behind_the_shipped_nginx_configuration_polling_and_web
     let bob_socket = front.socket(&bob).await;
     let admin_socket = cluster.app(2).socket(&admin).await;
     for socket in [&ana_socket, &bob_socket, &admin_socket] {
-        let joined = socket.request("joinRoom", json!({"roomId": room})).await;
-        assert_eq!(joined["ok"], true, "{joined}");
+        socket.join(room).await;
     }
 
     for (n, socket) in [&ana_socket, &bob_socket, &admin_socket].iter().enumerate() {
@@ -846,8 +821,7 @@ async fn postgres_cluster_a_listener_cut_off_catches_up_from_the_database() {
     let ana = cluster.app(1).token("ana").await;
     let reader = cluster.app(1).socket(&ana).await;
     for socket in [&sender, &reader] {
-        let joined = socket.request("joinRoom", json!({"roomId": room})).await;
-        assert_eq!(joined["ok"], true, "{joined}");
+        socket.join(room).await;
     }
 
     // Instance 2's connections to PostgreSQL (its listener among them) are cut, again and again,
@@ -901,8 +875,7 @@ async fn postgres_cluster_changes_too_large_for_a_notification_are_read_back() {
     let ana_socket = one.socket(&ana).await;
     let bob_socket = two.socket(&bob).await;
     for socket in [&ana_socket, &bob_socket] {
-        let joined = socket.request("joinRoom", json!({"roomId": room})).await;
-        assert_eq!(joined["ok"], true, "{joined}");
+        socket.join(room).await;
     }
 
     // 4,000 characters of 4 bytes each: 16,000 bytes, twice a notification's limit. The
@@ -945,8 +918,7 @@ async fn postgres_cluster_restarted_postgres_every_listener_reconnects_and_catch
     let ana_socket = one.socket(&ana).await;
     let bob_socket = two.socket(&bob).await;
     for socket in [&ana_socket, &bob_socket] {
-        let joined = socket.request("joinRoom", json!({"roomId": room})).await;
-        assert_eq!(joined["ok"], true, "{joined}");
+        socket.join(room).await;
     }
     for i in 0..10 {
         let ack = ana_socket
@@ -967,17 +939,20 @@ async fn postgres_cluster_restarted_postgres_every_listener_reconnects_and_catch
         )
         .await;
     assert_eq!(down["error"]["error"], "internal", "{down}");
+    let ready = one.get("/healthz/ready", None).await;
+    assert_eq!(ready.status(), 503);
+    let body: Value = ready.json().await.unwrap();
+    assert_eq!(
+        (body["database"].as_str(), body["redis"].as_str()),
+        (Some("unavailable"), Some("ok"))
+    );
+    assert_eq!(body["error"], "unavailable");
     pg.start().await;
     for app in [one, two] {
-        let mut ready = false;
-        for _ in 0..100 {
-            if app.get("/healthz/ready", None).await.status() == 200 {
-                ready = true;
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        assert!(ready, "ready again once PostgreSQL is back");
+        assert!(
+            app.wait_ok("/healthz/ready", Duration::from_secs(10)).await,
+            "ready again once PostgreSQL is back"
+        );
     }
 
     // Bob sends on 2, ana sends on 1: each hears the other's, in order, with no gap.
@@ -1027,4 +1002,32 @@ async fn postgres_cluster_a_session_ended_without_its_event_still_closes_its_soc
         alive["error"]["error"], "not_found",
         "ana's socket still answers: {alive}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_cluster_sign_up_and_sign_in_limits_hold_across_instances() {
+    let cluster = Cluster::start(2, &[("REGISTER_RATE", "3/1h"), ("LOGIN_RATE", "2/5m")]).await;
+    let (one, two) = (cluster.app(0), cluster.app(1));
+    // Every client here is 127.0.0.1: one window per address, whichever instance it reaches.
+    one.register("ana").await;
+    one.register("bob").await;
+    two.register("cid").await;
+    assert_error(
+        two.register_raw("dan", PASSWORD).await,
+        reqwest::StatusCode::TOO_MANY_REQUESTS,
+        "rate_limited",
+    )
+    .await;
+
+    // Two wrong passwords for ana, one on each instance: the third try is limited on either,
+    // even with the right password.
+    for app in [one, two] {
+        assert_eq!(app.login_raw("ana", "wrong password!").await.status(), 401);
+    }
+    assert_error(
+        one.login_raw("ana", PASSWORD).await,
+        reqwest::StatusCode::TOO_MANY_REQUESTS,
+        "rate_limited",
+    )
+    .await;
 }

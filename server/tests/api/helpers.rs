@@ -269,6 +269,21 @@ impl TestApp {
         self.dir.clone()
     }
 
+    /// Polls `GET path` until it answers 200 (true) or `limit` passes (false); a server still
+    /// starting or restarting may not answer at all meanwhile.
+    pub async fn wait_ok(&self, path: &str, limit: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + limit;
+        while tokio::time::Instant::now() < deadline {
+            if let Ok(response) = self.http.get(self.url(path)).send().await
+                && response.status() == StatusCode::OK
+            {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        false
+    }
+
     /// The URL of `path`.
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
@@ -773,6 +788,13 @@ impl TestSocket {
             .await
             .map_err(|_| format!("no ack for {event} within {WAIT:?}"))?
             .map_err(|_| "the ack was dropped".to_owned())
+    }
+
+    /// Joins `room` (`joinRoom` without `since`), failing the test unless it is joined; the ack.
+    pub async fn join(&self, room: i64) -> Value {
+        let joined = self.request("joinRoom", json!({"roomId": room})).await;
+        assert_eq!(joined["ok"], true, "{joined}");
+        joined
     }
 
     /// Emits `event` without a callback.

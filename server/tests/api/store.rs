@@ -20,8 +20,7 @@ async fn twenty_users_sending_fifty_messages_each_at_once_store_one_gapless_log(
     for n in 0..20 {
         let token = app.token(&format!("user{n}")).await;
         let socket = app.socket(&token).await;
-        let joined = socket.request("joinRoom", json!({"roomId": room})).await;
-        assert_eq!(joined["ok"], true, "{joined}");
+        socket.join(room).await;
         sockets.push(socket);
     }
 
@@ -232,7 +231,7 @@ async fn postgres_restarted_while_sending_loses_nothing_doubles_nothing_and_reco
     let rooms_down = app.get("/api/rooms", Some(&ana)).await.status();
     // After: the same server serves again, and the failed sends, retried, are stored once.
     cluster.start().await;
-    let health_up = wait_healthy(&app).await;
+    let health_up = app.wait_ok("/healthz", Duration::from_secs(30)).await;
     for i in 25..40 {
         outcomes.push(send(i).await);
     }
@@ -270,17 +269,6 @@ async fn postgres_restarted_while_sending_loses_nothing_doubles_nothing_and_reco
     assert_eq!(max_seq, 40, "the log has no gap");
     db.close().await;
     app.stop().await;
-}
-
-/// Polls `/healthz` until it says ok (true) or 30 seconds pass (false).
-async fn wait_healthy(app: &TestApp) -> bool {
-    for _ in 0..300 {
-        if app.get("/healthz", None).await.status() == 200 {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    false
 }
 
 /// A PostgreSQL cluster of the test's own (Debian's server binaries), in a temporary folder,
